@@ -92,3 +92,23 @@ def test_preset_file_is_written_once_then_reused(tmp_path, tiny):
     assert preset_file("tiny", folder=tmp_path) == path
     assert path.stat().st_mtime_ns == stamp
     assert (ad.read_h5ad(path).X != tiny.X).nnz == 0
+
+
+def test_parallel_workers_write_the_same_file(tiny, tmp_path):
+    path = write_simulation(tmp_path / "tiny.h5ad", "tiny", workers=2)
+    assert (ad.read_h5ad(path).X != tiny.X).nnz == 0
+
+
+def test_negative_binomial_sampler_matches_the_distribution():
+    from scipy import stats
+
+    from vcc_core.simulate import negative_binomial_csr
+
+    size = np.array([0.5, 3.0, 0.5])
+    mean = np.tile([[1.7, 0.05, 30.0]], (200_000, 1)).astype(np.float32)
+    draws = negative_binomial_csr(np.random.default_rng(1), mean, size).toarray()
+    for col, (r, mu) in enumerate(zip(size, mean[0], strict=True)):
+        pmf = stats.nbinom.pmf(np.arange(4), r, r / (r + mu))
+        observed = np.array([(draws[:, col] == k).mean() for k in range(4)])
+        assert np.abs(observed - pmf).max() < 4 * np.sqrt(pmf * (1 - pmf) / mean.shape[0]).max() + 1e-4
+        assert draws[:, col].mean() == pytest.approx(mu, rel=0.03)

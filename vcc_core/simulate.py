@@ -12,7 +12,9 @@ to disk are identical and memory stays bounded by one block.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from scipy import sparse
 from vcc_core.keys import CONTROL, PERT_COL, UNS_TRUTH
 
 BLOCK_ROWS = 2_000
-VERSION = "2"
+VERSION = "3"
 """Bumped whenever the same configuration would simulate different cells (stored presets are then rebuilt)."""
 PROGRAM_NOISE = 0.3
 
@@ -134,26 +136,103 @@ def group_rates(truth: Truth) -> np.ndarray:
 
 
 def simulate_block(cfg: SimConfig, truth: Truth, rates: np.ndarray, codes: np.ndarray, block: int) -> sparse.csr_matrix:
-    """Negative-binomial (gamma-Poisson) counts of one block of cells; ``codes`` index rows of ``rates``."""
+    """Negative-binomial counts of one block of cells; ``codes`` index rows of ``rates``."""
     rng = np.random.default_rng([cfg.seed, 1, block])
     umis = cfg.median_umis * rng.lognormal(0.0, 0.35, codes.size)
     # Cell-to-cell program activity: the co-expression that control-cell features can pick up.
-    activity = np.exp(rng.normal(0.0, PROGRAM_NOISE, (codes.size, truth.programs.shape[0])) @ truth.programs)
-    rate = rates[codes] * activity
-    shape = truth.dispersion[None, :]
-    mean = rate * ((umis / rate.sum(axis=1))[:, None] / shape)
-    counts = rng.poisson(rng.gamma(shape, mean))
-    return sparse.csr_matrix(counts.astype(np.float32))
+    noise = rng.normal(0.0, PROGRAM_NOISE, (codes.size, truth.programs.shape[0]))
+    rate = np.exp((noise @ truth.programs).astype(np.float32)) * rates[codes].astype(np.float32)
+    rate *= (umis / rate.sum(axis=1, dtype=np.float64)).astype(np.float32)[:, None]
+    return negative_binomial_csr(rng, rate, truth.dispersion)
 
 
-def _iter_blocks(cfg: SimConfig, truth: Truth):
+def negative_binomial_csr(rng: np.random.Generator, mean: np.ndarray, size: np.ndarray) -> sparse.csr_matrix:
+    """Exact negative-binomial draws (``mean`` per entry, ``size`` per column) as a float32 CSR matrix.
+
+    Most entries of a cell x gene matrix have a small mean and are zero. Each entry gets one uniform
+    ``u``; it is zero when ``u < P(0)``, the rest walk up the probability mass function (inverse CDF),
+    so only the non-zero entries cost more than a few arithmetic operations. Entries with a large mean
+    (few, long walks) are drawn as gamma-Poisson mixtures instead.
+    """
+    n, g = mean.shape
+    u = rng.random(mean.shape, dtype=np.float32)
+    odds = mean / (mean + size.astype(np.float32))
+    p0 = np.exp(size.astype(np.float32) * np.log1p(-odds))
+    big = mean > _WALK_MAX_MEAN
+    rows, cols = np.nonzero((u >= p0) | big)
+    values = np.zeros(rows.size, np.float32)
+    on_big = big[rows, cols]
+    br, bc = rows[on_big], cols[on_big]
+    values[on_big] = rng.poisson(rng.gamma(size[bc], mean[br, bc] / size[bc]))
+    walk = np.flatnonzero(~on_big)
+    wr, wc = rows[walk], cols[walk]
+    values[walk] = _walk_pmf(u[wr, wc], odds[wr, wc], size[wc])
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+    out = sparse.csr_matrix((values, cols.astype(np.int32), indptr), shape=(n, g))
+    out.eliminate_zeros()
+    return out
+
+
+_WALK_MAX_MEAN = 4.0
+
+
+def _walk_pmf(u, odds, size) -> np.ndarray:
+    """Smallest ``k`` with ``u < CDF(k)`` of NB(size, odds), for entries already known to exceed ``P(0)``.
+
+    ``P(0)`` is recomputed in float64 so the walked probabilities sum to 1 within float64 rounding,
+    far above any float32 ``u`` (< 1 - 2**-24): every walk ends within the distribution's tail.
+    """
+    u, odds = u.astype(np.float64), odds.astype(np.float64)
+    pmf = np.exp(size * np.log1p(-odds))
+    cdf = pmf.copy()
+    out = np.zeros(u.size, np.float32)
+    active = np.arange(u.size)
+    k = 0
+    while active.size:
+        pmf *= (k + size) / (k + 1) * odds
+        cdf += pmf
+        k += 1
+        done = u < cdf
+        out[active[done]] = k
+        keep = ~done & (pmf > 0)  # pmf underflow: u sat above the float CDF; stop at this k
+        out[active[~done & ~keep]] = k
+        active, pmf, cdf, u, odds, size = (x[keep] for x in (active, pmf, cdf, u, odds, size))
+    return out
+
+
+def _iter_blocks(cfg: SimConfig, truth: Truth, workers: int = 1):
     labels = cell_labels(cfg, truth.perts)
     row_of = {p: i for i, p in enumerate(truth.perts)}
     codes = np.array([row_of.get(lab, -1) + 1 for lab in labels])
     rates = group_rates(truth)
-    for block, start in enumerate(range(0, labels.size, BLOCK_ROWS)):
-        stop = min(start + BLOCK_ROWS, labels.size)
-        yield slice(start, stop), simulate_block(cfg, truth, rates, codes[start:stop], block)
+    starts = range(0, labels.size, BLOCK_ROWS)
+    rows = [slice(start, min(start + BLOCK_ROWS, labels.size)) for start in starts]
+    if workers <= 1:
+        for block, sl in enumerate(rows):
+            yield sl, simulate_block(cfg, truth, rates, codes[sl], block)
+        return
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(cfg,)) as pool:
+        jobs = [pool.submit(_worker_block, block, codes[sl]) for block, sl in enumerate(rows[: 2 * workers])]
+        for block, sl in enumerate(rows):
+            result = jobs[block].result()
+            jobs[block] = None  # let the finished block go
+            if block + 2 * workers < len(rows):
+                nxt = block + 2 * workers
+                jobs.append(pool.submit(_worker_block, nxt, codes[rows[nxt]]))
+            yield sl, result
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(cfg: SimConfig) -> None:
+    truth = make_truth(cfg)
+    _WORKER.update(cfg=cfg, truth=truth, rates=group_rates(truth))
+
+
+def _worker_block(block: int, codes: np.ndarray) -> sparse.csr_matrix:
+    return simulate_block(_WORKER["cfg"], _WORKER["truth"], _WORKER["rates"], codes, block)
 
 
 def _obs_var(cfg: SimConfig, truth: Truth) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -183,10 +262,13 @@ def simulate(cfg: SimConfig | str = "small", **overrides) -> ad.AnnData:
     return ad.AnnData(X=sparse.vstack(blocks, format="csr"), obs=obs, var=var, uns=_uns(cfg, truth))
 
 
-def write_simulation(path: str | Path, cfg: SimConfig | str = "small", *, progress=None, **overrides) -> Path:
-    """Stream a synthetic screen to ``path`` block by block; memory stays bounded by one block.
+def write_simulation(
+    path: str | Path, cfg: SimConfig | str = "small", *, progress=None, workers: int = 1, **overrides
+) -> Path:
+    """Stream a synthetic screen to ``path`` block by block; memory stays bounded by a few blocks per worker.
 
-    ``progress`` is an optional ``callable(done_cells, total_cells)``.
+    ``progress`` is an optional ``callable(done_cells, total_cells)``; ``workers`` > 1 simulates blocks in
+    that many processes (the file is the same whatever the number of workers).
     """
     cfg = _config(cfg, overrides)
     truth = make_truth(cfg)
@@ -200,14 +282,14 @@ def write_simulation(path: str | Path, cfg: SimConfig | str = "small", *, progre
         ad.io.write_elem(f, "uns", _uns(cfg, truth))
         for elem in ("obsm", "varm", "obsp", "varp", "layers"):
             ad.io.write_elem(f, elem, {})
-        _write_blocks(f, cfg, truth, obs.shape[0], progress)
+        _write_blocks(f, cfg, truth, obs.shape[0], progress, workers)
     tmp.replace(path)
     return path
 
 
-def _write_blocks(f: h5py.File, cfg: SimConfig, truth: Truth, total: int, progress) -> None:
+def _write_blocks(f: h5py.File, cfg: SimConfig, truth: Truth, total: int, progress, workers: int) -> None:
     matrix = None
-    for rows, block in _iter_blocks(cfg, truth):
+    for rows, block in _iter_blocks(cfg, truth, workers):
         if matrix is None:
             ad.io.write_elem(f, "X", block, dataset_kwargs={"chunks": (1 << 18,)})
             matrix = ad.io.sparse_dataset(f["X"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -13,6 +14,9 @@ def register(subparsers) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
     parser.add_argument("--out", required=True, help="output .h5ad path")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes simulating blocks (default: 2)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -22,6 +26,6 @@ def run(args) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rsimulating cells: {done:,}/{total:,} ({done / total:.0%})", end="", file=sys.stderr, flush=True)
 
-    path = write_simulation(args.out, args.preset, seed=args.seed, progress=progress)
+    path = write_simulation(args.out, args.preset, seed=args.seed, progress=progress, workers=args.workers)
     print(f"\nwrote {path} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
