@@ -192,11 +192,10 @@ def _walk_pmf(u, odds, size) -> np.ndarray:
         pmf *= (k + size) / (k + 1) * odds
         cdf += pmf
         k += 1
-        done = u < cdf
+        done = (u < cdf) | (pmf == 0)  # an underflowed pmf ends the walk too (unreachable in float64)
         out[active[done]] = k
-        keep = ~done & (pmf > 0)  # pmf underflow: u sat above the float CDF; stop at this k
-        out[active[~done & ~keep]] = k
-        active, pmf, cdf, u, odds, size = (x[keep] for x in (active, pmf, cdf, u, odds, size))
+        keep = np.flatnonzero(~done)
+        active, pmf, cdf, u, odds, size = (x.take(keep) for x in (active, pmf, cdf, u, odds, size))
     return out
 
 
