@@ -12,13 +12,8 @@ from vcc_core.models import REGISTRY
 HEADLINE = ["overlap_at_N", "discrimination_score_l1", "discrimination_score_cosine", "mae", "pearson_delta"]
 
 
-def _key(data) -> tuple:
-    """Small hashable description of the loaded dataset (the Dataset itself is too big to hash)."""
-    return data.name, data.adata.n_obs, data.adata.n_vars, data.pert_col, data.control
-
-
 @st.cache_resource(show_spinner="Training (cached), expanding to cells, DE of both sides…", max_entries=16)
-def scored(key: tuple, model: str, _data):
+def scored(key: str, model: str, _data):
     """Row-aligned real/predicted arrays with DE, and every metric per test perturbation."""
     inputs = model_inputs(_data, model)
     return inputs, per_perturbation(inputs, profile="full")
@@ -33,7 +28,7 @@ models = list(REGISTRY)
 wanted_model = st.query_params.get("model", "ridge")
 model = st.selectbox("Model", models, index=models.index(wanted_model) if wanted_model in models else 0, key="model")
 try:
-    inputs, metrics = scored(_key(data), model, data)
+    inputs, metrics = scored(data.fingerprint, model, data)
 except ValueError as err:
     st.error(f"Could not train or score {model}: {err}")
     st.stop()

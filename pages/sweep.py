@@ -12,18 +12,13 @@ from vcc_core.sweep import SWEEP_METRICS, coarse_grid, des_sweep, model_sweep, s
 SCALES = scale_grid(lo=0.05, hi=100.0, n=25)
 
 
-def _key(data) -> tuple:
-    """Small hashable description of the loaded dataset (the Dataset itself is too big to hash)."""
-    return data.name, data.adata.n_obs, data.adata.n_vars, data.pert_col, data.control
-
-
 @st.cache_resource(show_spinner="Training (cached) and sweeping the scale…", max_entries=32)
-def sweep_of(key: tuple, model: str, _data):
+def sweep_of(key: str, model: str, _data):
     return model_sweep(_data, model, scales=SCALES)
 
 
 @st.cache_resource(show_spinner="Expanding to cells and running a Wilcoxon DE per scale…", max_entries=32)
-def des_of(key: tuple, model: str, _data, scales: tuple):
+def des_of(key: str, model: str, _data, scales: tuple):
     return des_sweep(_data, model, scales=np.array(scales))
 
 
@@ -42,7 +37,7 @@ if not models:
     st.info("Pick at least one model.")
     st.stop()
 try:
-    results = {m: sweep_of(_key(data), m, data) for m in models}
+    results = {m: sweep_of(data.fingerprint, m, data) for m in models}
 except ValueError as err:
     st.error(f"Could not sweep: {err}")
     st.stop()
@@ -98,10 +93,10 @@ at_scale()
 st.subheader("DES and the VCC 2025 score")
 if st.toggle("Compute DES on a coarse grid (a Wilcoxon DE of expanded predicted cells per scale)", key="des"):
     coarse = tuple(coarse_grid(SCALES, n=7))
-    base_sweep = sweep_of(_key(data), "mean_baseline", data)[0]
+    base_sweep = sweep_of(data.fingerprint, "mean_baseline", data)[0]
     base = base_sweep.curves().loc[1.0].copy()
-    base["overlap_at_N"] = des_of(_key(data), "mean_baseline", data, (1.0,))["overlap_at_N"].iloc[0]
-    des = {m: des_of(_key(data), m, data, coarse) for m in models}
+    base["overlap_at_N"] = des_of(data.fingerprint, "mean_baseline", data, (1.0,))["overlap_at_N"].iloc[0]
+    des = {m: des_of(data.fingerprint, m, data, coarse) for m in models}
     scores = {
         m: vcc2025_scores(curves[m].loc[list(coarse)].assign(overlap_at_N=des[m]["overlap_at_N"]), base) for m in models
     }

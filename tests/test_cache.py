@@ -428,3 +428,37 @@ def test_cli_info_and_clear(tmp_path):
     assert info["by_name"]["pseudobulk"]["entries"] == 2
     assert "removed 2 entries" in _cli("clear", env=env)
     assert Cache(root).info().entries == 0
+
+
+def test_objects_with_a_fingerprint_are_keyed_by_it(store):
+    class Big:
+        def __init__(self, digest):
+            self.digest = digest
+
+        def __cache_fingerprint__(self):
+            return self.digest
+
+    calls = []
+
+    @cached("fp", version="1", cache=store)
+    def f(obj, n):
+        calls.append(n)
+        return n
+
+    assert f(Big("a"), 1) == f(Big("a"), 1) == 1
+    f(Big("b"), 1)
+    assert calls == [1, 1]
+
+
+def test_dataset_fingerprint_follows_source_and_layout(tmp_path):
+    from vcc_core.dataset import open_dataset
+    from vcc_core.simulate import write_simulation
+
+    path = write_simulation(tmp_path / "tiny.h5ad", "tiny")
+    first, again = open_dataset(path), open_dataset(path)
+    assert first.fingerprint == again.fingerprint
+    assert fingerprint(first) == fingerprint(again)
+    assert open_dataset(path, seed=1).fingerprint != first.fingerprint
+    assert open_dataset(first.adata).fingerprint != first.fingerprint
+    write_simulation(path, "tiny", seed=3)
+    assert open_dataset(path).fingerprint != first.fingerprint

@@ -2,9 +2,10 @@
 
 An entry's key hashes the function's name, its code ``version`` and its arguments *by content*: arrays and tensors by
 bytes, dtype and shape; DataFrames by values, dtypes and index; AnnData by ``X``, ``layers``, ``obs`` and ``var``;
-files (passed as ``Path`` or :class:`FileRef`) by resolved path, size, mtime and a content hash; everything else as
-canonical JSON. Values are written as ``.npz``, ``.parquet``, ``.json`` and ``.safetensors`` files, never pickle,
-into a temporary folder that is renamed into place, with a manifest of each file's size and sha256: a truncated,
+files (passed as ``Path`` or :class:`FileRef`) by resolved path, size, mtime and a content hash; objects with a
+``__cache_fingerprint__()`` method by the digest it returns (a loaded dataset, hashed once when opened); everything
+else as canonical JSON. Values are written as ``.npz``, ``.parquet``, ``.json`` and ``.safetensors`` files, never
+pickle, into a temporary folder that is renamed into place, with a manifest of each file's size and sha256: a truncated,
 half-written or altered entry reads as a miss and is recomputed.
 
 Declare caching once per function::
@@ -128,6 +129,10 @@ def _describe(obj: Any) -> Any:
         return {_TAG: "dtype", "value": np.dtype(obj).str}
     if isinstance(obj, bytes):
         return {_TAG: "bytes", "sha256": hashlib.sha256(obj).hexdigest()}
+    if callable(getattr(obj, "__cache_fingerprint__", None)) and not isinstance(obj, type):
+        # Big objects that know their content's digest (computed once, e.g. when a dataset is opened).
+        kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
+        return {_TAG: "fingerprinted", "type": kind, "sha256": str(obj.__cache_fingerprint__())}
     if is_dataclass(obj) and not isinstance(obj, type):
         kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
         return {

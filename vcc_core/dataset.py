@@ -13,17 +13,20 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from vcc_core.cache import default_cache
+from vcc_core.cache import default_cache, fingerprint
 from vcc_core.io import load_dataset, read_h5ad
 from vcc_core.keys import CONTROL, PERT_COL, UNS_TRUTH
 from vcc_core.normalize import Space
 from vcc_core.pseudobulk import Profiles, pseudobulk
 from vcc_core.simulate import PRESETS, preset_file, simulate
+from vcc_core.simulate import VERSION as SIM_VERSION
 from vcc_core.splits import split_perturbations
 from vcc_core.summary import DatasetSummary, knockdown, summarize
 
 PERT_COL_GUESSES = (PERT_COL, "condition", "perturbation", "gene", "target", "guide_target")
 CONTROL_GUESSES = (CONTROL, "control", "ctrl", "NT", "non_targeting", "NTC")
+VERSION = "1"
+"""Bumped when opening the same input gives a different dataset (normalisation, split, ...): cached results go stale."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,11 @@ class Dataset:
     summary: DatasetSummary
     splits: pd.Series
     knockdown: pd.DataFrame
+    fingerprint: str
+    """Digest of what was opened and how (file stamp or preset, layout, seed): the key of cached results."""
+
+    def __cache_fingerprint__(self) -> str:
+        return self.fingerprint
 
     @property
     def truth(self) -> dict | None:
@@ -69,10 +77,15 @@ def open_dataset(
     """
     if isinstance(source, str) and source in PRESETS:
         adata, name = _preset(source, seed=seed), f"synthetic ({source})"
+        content = {"preset": source, "simulator": SIM_VERSION}
     elif isinstance(source, ad.AnnData):
         adata, name = source, "in-memory data"
+        content = {"anndata": fingerprint(adata)}
     else:
         adata, name = read_h5ad(source), Path(source).name
+        content = {"file": fingerprint(Path(source))}
+    layout = {"pert_col": pert_col, "control": control, "context": context, "seed": seed}
+    key = fingerprint({**content, **layout, "version": VERSION})
     if context is not None:
         adata = _restrict(adata, *context)
     guessed_col, guessed_control = guess_layout(adata)
@@ -81,7 +94,7 @@ def open_dataset(
     profiles = pseudobulk(adata, pert_col=pert_col, control=control, space=space)
     summary = summarize(adata, space=space, pert_col=pert_col, control=control)
     splits = split_perturbations(profiles.perts, effect=_effect_size(adata, profiles), seed=seed)
-    return Dataset(name, adata, space, pert_col, control, profiles, summary, splits, knockdown(profiles))
+    return Dataset(name, adata, space, pert_col, control, profiles, summary, splits, knockdown(profiles), key)
 
 
 def _preset(preset: str, *, seed: int) -> ad.AnnData:
