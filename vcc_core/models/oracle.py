@@ -8,15 +8,25 @@ from vcc_core.models.base import TrainingData
 from vcc_core.pseudobulk import Profiles, group_codes, pseudobulk
 
 
-def half_mask(labels, *, control: str, seed: int = 0) -> np.ndarray:
-    """Boolean mask choosing floor(n/2) random cells of every group (control included)."""
+def half_split(labels, *, control: str, seed: int = 0) -> np.ndarray:
+    """Per cell ``0`` (first half), ``1`` (second half) or ``-1`` (left out): two disjoint random halves.
+
+    Every group (control included) gives floor(n/2) cells to each half; a group with an odd count leaves one cell
+    out, and cells without a label are left out, so both halves hold the same number of cells of every group.
+    """
     codes, _ = group_codes(labels, control=control)
     rng = np.random.default_rng(seed)
-    mask = np.zeros(codes.size, dtype=bool)
+    half = np.full(codes.size, -1, dtype=np.int8)
     for code in np.unique(codes[codes >= 0]):
         rows = rng.permutation(np.flatnonzero(codes == code))
-        mask[rows[: rows.size // 2]] = True
-    return mask
+        k = rows.size // 2
+        half[rows[:k]], half[rows[k : 2 * k]] = 0, 1
+    return half
+
+
+def half_mask(labels, *, control: str, seed: int = 0) -> np.ndarray:
+    """Boolean mask choosing floor(n/2) random cells of every group (control included): the first half."""
+    return half_split(labels, control=control, seed=seed) == 0
 
 
 class OracleReplicate:

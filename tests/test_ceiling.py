@@ -1,0 +1,138 @@
+"""Split-half replicates: the halves, the replicate metrics, the gene report and the expression floors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vcc_core.ceiling import ceiling, floor_des, gene_calls, half_inputs, keep_genes, seed_tables
+from vcc_core.dataset import open_dataset
+from vcc_core.leaderboard import _log1p_cells
+from vcc_core.metrics import VCC_METRICS, MetricInputs
+from vcc_core.models.oracle import half_mask, half_split
+from vcc_core.scoring import score_replicate_scaled
+from vcc_core.training import split_perts
+
+
+@pytest.fixture(scope="module")
+def dataset(tiny):
+    return open_dataset(tiny)
+
+
+@pytest.fixture(scope="module")
+def cells(dataset):
+    return _log1p_cells(dataset, split_perts(dataset, "test"))
+
+
+@pytest.fixture(scope="module")
+def result(dataset):
+    return ceiling(dataset, seeds=2)
+
+
+def test_halves_are_disjoint_and_hold_half_of_every_group():
+    labels = np.array(["non-targeting"] * 7 + ["A"] * 4 + ["B"] * 5 + [None])
+    half = half_split(labels, control="non-targeting", seed=3)
+    for group, n in (("non-targeting", 7), ("A", 4), ("B", 5)):
+        rows = labels == group
+        assert (half[rows] == 0).sum() == (half[rows] == 1).sum() == n // 2
+    assert half[-1] == -1  # an unlabelled cell is in neither half
+    np.testing.assert_array_equal(half_mask(labels, control="non-targeting", seed=3), half == 0)
+    np.testing.assert_array_equal(half, half_split(labels, control="non-targeting", seed=3))
+    assert not np.array_equal(half, half_split(labels, control="non-targeting", seed=4))
+
+
+def test_half_inputs_score_half_b_against_half_a(cells, dataset):
+    inputs = half_inputs(cells, seed=0, pert_col=dataset.pert_col, control=dataset.control)
+    assert sorted(inputs.perts) == sorted(split_perts(dataset, "test"))
+    assert inputs.has_de
+    assert not np.array_equal(inputs.real_means, inputs.pred_means)
+
+
+def test_replicate_metrics_are_in_range_and_deterministic(result, dataset):
+    des = result.per_seed["overlap_at_N"]
+    assert des.between(0, 1).all()
+    assert result.per_seed["discrimination_score_l1"].between(0, 1).all()
+    assert (result.per_seed["de_nsig_counts_real"] > 0).any()
+    again = seed_tables.uncached(dataset, seed=1)["metrics"]
+    pd.testing.assert_frame_equal(
+        again, result.per_seed[result.per_seed["seed"] == 1].drop(columns="seed").reset_index(drop=True)
+    )
+    other = seed_tables.uncached(dataset, seed=7)["metrics"]
+    assert not other["mae"].equals(again["mae"])
+
+
+def test_replicate_values_are_the_mean_over_seeds_of_the_means_over_perturbations(result):
+    r = result.replicate_values()
+    by_seed = [result.per_seed.loc[result.per_seed["seed"] == s, "overlap_at_N"].mean() for s in (0, 1)]
+    assert r["overlap_at_N"] == pytest.approx(np.mean(by_seed))
+    assert result.n_seeds == 2
+
+
+def test_replicate_values_feed_replicate_scaling(result):
+    r = result.replicate_values()
+    base = r * 0.5
+    scores = score_replicate_scaled(r, base, r, metrics=VCC_METRICS)
+    np.testing.assert_allclose(scores.to_numpy(), 1.0)
+    scores = score_replicate_scaled(base, base, r, metrics=VCC_METRICS)
+    np.testing.assert_allclose(scores.to_numpy(), 0.0)
+
+
+def test_floor_zero_is_the_plain_ceiling_and_a_floor_above_every_gene_leaves_nothing(result):
+    curve = result.floor_curve()
+    assert curve.loc[0.0, "n_genes"] == 300
+    assert curve.loc[0.0, "overlap_at_N"] == pytest.approx(result.replicate_values()["overlap_at_N"])
+    assert curve["n_genes"].is_monotonic_decreasing
+
+
+def test_floor_above_every_gene(cells, dataset):
+    inputs = half_inputs(cells, seed=0, pert_col=dataset.pert_col, control=dataset.control)
+    control_mean = np.full(inputs.genes.size, 0.5)
+    table = floor_des(inputs, control_mean, [0.5, 1.0])
+    assert table["n_genes"].tolist() == [inputs.genes.size, 0]
+    assert np.isnan(table["overlap_at_N"].iloc[1])
+    assert table["n_de"].iloc[1] == 0
+
+
+def test_gene_calls_by_hand():
+    fdr_a = np.array([[0.01, 0.01, 0.5], [0.01, 0.5, 0.5]])
+    fdr_b = np.array([[0.01, 0.5, 0.01], [0.5, 0.5, 0.5]])
+    means = np.zeros((2, 3))
+    inputs = MetricInputs(
+        perts=np.array(["p", "q"]),
+        genes=np.array(["g0", "g1", "g2"]),
+        real_means=means,
+        pred_means=means,
+        real_control=np.zeros(3),
+        pred_control=np.zeros(3),
+        real_fdr=fdr_a,
+        pred_fdr=fdr_b,
+        real_lfc=means,
+        pred_lfc=means,
+    )
+    table = gene_calls(inputs, np.array([1.0, 2.0, 3.0]))
+    assert table["de_both"].tolist() == [1, 0, 0]
+    assert table["de_one_half"].tolist() == [1, 1, 1]
+    kept = keep_genes(inputs, np.array([False, True, True]))
+    assert kept.genes.tolist() == ["g1", "g2"]
+    np.testing.assert_array_equal(kept.pred_fdr, fdr_b[:, 1:])
+
+
+def test_gene_report_sums_over_seeds(result):
+    genes = result.genes
+    total_calls = (genes["de_both"] * 2 + genes["de_one_half"]).sum()
+    calls = result.per_seed[["de_nsig_counts_real", "de_nsig_counts_pred"]].to_numpy().sum()
+    assert total_calls == calls
+    share = result.one_half_share()["share_one_half"]
+    assert share.between(0, 1).all()
+
+
+def test_per_perturbation_joins_the_real_effects(result):
+    table = result.per_perturbation()
+    assert len(table) == 4
+    assert (table["n_de_real"] >= 0).all()
+    assert (table["effect_l2"] > 0).all()
+    assert (table["overlap_at_N_std"] >= 0).all()
+
+
+def test_no_seeds_is_refused(dataset):
+    with pytest.raises(ValueError, match="seeds must be at least 1"):
+        ceiling(dataset, seeds=0)
