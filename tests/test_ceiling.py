@@ -1,5 +1,9 @@
 """Split-half replicates: the halves, the replicate metrics, the gene report and the expression floors."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +15,8 @@ from vcc_core.metrics import VCC_METRICS, MetricInputs
 from vcc_core.models.oracle import half_mask, half_split
 from vcc_core.scoring import score_replicate_scaled
 from vcc_core.training import split_perts
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +142,19 @@ def test_per_perturbation_joins_the_real_effects(result):
 def test_no_seeds_is_refused(dataset):
     with pytest.raises(ValueError, match="seeds must be at least 1"):
         ceiling(dataset, seeds=0)
+
+
+def test_cli_writes_the_tables(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "vcc_core", "ceiling", "--data", "tiny", "--out", str(tmp_path), "--seeds", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    r = pd.read_csv(tmp_path / "replicate_values.csv", index_col="metric")["replicate"]
+    assert 0 <= r["overlap_at_N"] <= 1
+    floors = pd.read_csv(tmp_path / "floors.csv", index_col="floor")
+    assert floors.loc[0.0, "overlap_at_N"] == pytest.approx(r["overlap_at_N"])
+    assert len(pd.read_csv(tmp_path / "per_seed.csv")) == 2 * 4
+    assert {"control_mean", "de_both", "de_one_half"} <= set(pd.read_csv(tmp_path / "genes.csv").columns)
