@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 
 from vcc_core.cache import cached
 from vcc_core.dataset import Dataset
 from vcc_core.de import DEResult, de_from_anndata
-from vcc_core.metrics import MetricInputs, get_metric, profile_metrics
+from vcc_core.evaluate import evaluate
+from vcc_core.metrics import VCC_METRICS, MetricInputs, get_metric, profile_metrics
 from vcc_core.normalize import log1p_normalize
 from vcc_core.pseudobulk import Profiles, pseudobulk
+from vcc_core.scoring import average_rank, score_replicate_scaled, score_vcc2025
 from vcc_core.submission import to_submission
 from vcc_core.training import split_perts, train_predict
 
@@ -99,3 +102,80 @@ def compare(dataset: Dataset, models, *, profile: str = "full", progress: Progre
 
 
 __all__ = ["Profiles", "compare", "model_inputs", "per_perturbation", "predicted_side", "real_de"]
+
+
+# --------------------------------------------------------------------------- scores of the compared models
+
+
+def _agg(row: pd.Series) -> pd.DataFrame:
+    """One row of means as an aggregate table (``statistic = mean``), the layout the VCC 2025 score reads."""
+    return pd.DataFrame([row], index=pd.Index(["mean"], name="statistic"))
+
+
+def vcc2025_per_metric(table: pd.DataFrame, *, baseline: str = "mean_baseline") -> pd.DataFrame:
+    """VCC 2025 score of each model (rows of ``table``, metric means) on DES, MAE and PDS, unclipped and clipped.
+
+    Returns a long frame ``model, metric, unclipped, clipped`` with ``avg_score`` (the challenge score) as a metric.
+    Raises ``ValueError`` when ``baseline`` is not a row of ``table``.
+    """
+    if baseline not in table.index:
+        msg = f"the baseline {baseline!r} is not among the compared models ({', '.join(map(str, table.index))})"
+        raise ValueError(msg)
+    base = _agg(table.loc[baseline, VCC_METRICS])
+    frames = []
+    for model, row in table[VCC_METRICS].iterrows():
+        scores = {
+            clip: score_vcc2025(_agg(row), base, clip=clip).set_index("metric")["from_baseline"]
+            for clip in (False, True)
+        }
+        frame = pd.DataFrame({"unclipped": scores[False], "clipped": scores[True]}).reset_index()
+        frames.append(frame.assign(model=model))
+    return pd.concat(frames, ignore_index=True)[["model", "metric", "unclipped", "clipped"]]
+
+
+def score_table(
+    table: pd.DataFrame, *, baseline: str = "mean_baseline", replicate: pd.Series | None = None
+) -> pd.DataFrame:
+    """Per model: VCC 2025 score clipped and unclipped, VCC 2026-style score and Generalist average rank.
+
+    ``replicate`` holds the split-half replicate values ``r`` (:meth:`vcc_core.ceiling.Ceiling.replicate_values`);
+    without it the 2026-style column is left out. Rows keep the order of ``table``.
+    """
+    long = vcc2025_per_metric(table, baseline=baseline)
+    avg = long[long["metric"] == "avg_score"].set_index("model")
+    out = pd.DataFrame({"vcc2025": avg["clipped"], "vcc2025_unclipped": avg["unclipped"]}).reindex(table.index)
+    if replicate is not None:
+        base = table.loc[baseline]
+        out["vcc2026_style"] = [
+            score_replicate_scaled(row, base, replicate, metrics=VCC_METRICS)["avg_score"]
+            for _, row in table.iterrows()
+        ]
+    out["average_rank"] = average_rank(table)["average_rank"]
+    return out
+
+
+def clipping_note(per_metric: pd.DataFrame, *, metric: str = "mae") -> str:
+    """A sentence naming the models whose ``metric`` score is below 0 (and so reads 0 once clipped)."""
+    rows = per_metric[(per_metric["metric"] == metric) & (per_metric["unclipped"] < 0)]
+    if rows.empty:
+        return f"No model scores below the baseline on {metric}: clipping hides nothing there."
+    names = ", ".join(f"{r.model} ({r.unclipped:+.3f})" for r in rows.itertuples())
+    return f"Clipping hides that these models score below the baseline on {metric}, shown as 0: {names}."
+
+
+@cached("prediction_metrics", version="1")
+def prediction_metrics(dataset: Dataset, pred: ad.AnnData, *, profile: str = "full") -> pd.Series:
+    """Mean of every metric (NaN skipped, as :func:`compare`) of predicted cells in the VCC layout.
+
+    ``pred`` holds control cells and predicted cells of perturbations of ``dataset`` (already validated by
+    :func:`vcc_core.io.load_predictions`); the real side is the dataset's cells of the same perturbations and the
+    control cells, each side normalised on its own and tested for DE, as :func:`vcc_core.evaluate.evaluate` does.
+    """
+    perts = set(pred.obs[dataset.pert_col].astype(str)) - {dataset.control}
+    labels = dataset.adata.obs[dataset.pert_col].astype(str)
+    real = dataset.adata[labels.isin([*perts, dataset.control]).to_numpy()].copy()
+    results, _ = evaluate(real, pred, pert_col=dataset.pert_col, control=dataset.control, profile=profile)
+    return results.astype("float64").mean()
+
+
+__all__ += ["clipping_note", "prediction_metrics", "score_table", "vcc2025_per_metric"]

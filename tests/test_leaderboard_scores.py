@@ -1,0 +1,69 @@
+"""Score tables of the Leaderboard page: VCC 2025 clipped and unclipped, 2026-style, average rank, uploaded cells."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vcc_core.dataset import open_dataset
+from vcc_core.leaderboard import clipping_note, compare, prediction_metrics, score_table, vcc2025_per_metric
+from vcc_core.scoring import GENERALIST_METRICS, average_rank
+from vcc_core.submission import to_submission
+from vcc_core.training import train_predict
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    """Metric means of three models; ``worse`` has a higher MAE than the baseline."""
+    rows = {
+        "mean_baseline": [0.10, 0.50, 0.20, 0.1, 0.1, 0.1, 0.1],
+        "better": [0.40, 0.75, 0.15, 0.3, 0.3, 0.3, 0.3],
+        "worse": [0.20, 0.60, 0.30, 0.2, 0.2, 0.2, 0.2],
+    }
+    columns = ["overlap_at_N", "discrimination_score_l1", "mae", *GENERALIST_METRICS[3:]]
+    return pd.DataFrame(rows, index=columns).T.rename_axis("model")
+
+
+def test_vcc2025_scores_by_hand(table):
+    long = vcc2025_per_metric(table).set_index(["model", "metric"])
+    assert (long.loc["mean_baseline"].to_numpy() == 0).all()
+    better = long.loc["better", "unclipped"]
+    assert better["overlap_at_N"] == pytest.approx((0.4 - 0.1) / 0.9)
+    assert better["discrimination_score_l1"] == pytest.approx(0.5)
+    assert better["mae"] == pytest.approx(0.25)
+    worse = long.loc["worse"]
+    assert worse.loc["mae", "unclipped"] == pytest.approx(-0.5)
+    assert worse.loc["mae", "clipped"] == 0
+    metrics = worse.drop(index="avg_score")
+    assert worse.loc["avg_score", "clipped"] == pytest.approx(metrics["clipped"].mean())
+    assert worse.loc["avg_score", "unclipped"] == pytest.approx(metrics["unclipped"].mean())
+
+
+def test_score_table_summarises_every_score(table):
+    replicate = table.loc["better"]
+    scores = score_table(table, replicate=replicate)
+    assert list(scores.index) == list(table.index)
+    assert scores.loc["better", "vcc2026_style"] == pytest.approx(1.0)
+    assert scores.loc["mean_baseline", "vcc2026_style"] == 0
+    assert scores.loc["worse", "vcc2025"] > scores.loc["worse", "vcc2025_unclipped"]
+    pd.testing.assert_series_equal(scores["average_rank"], average_rank(table)["average_rank"].reindex(table.index))
+    assert "vcc2026_style" not in score_table(table).columns
+
+
+def test_clipping_note_names_the_clipped_models(table):
+    note = clipping_note(vcc2025_per_metric(table))
+    assert "worse (-0.500)" in note
+    assert "better" not in note
+    assert "hides nothing" in clipping_note(vcc2025_per_metric(table.drop(index="worse")))
+
+
+def test_missing_baseline_is_named(table):
+    with pytest.raises(ValueError, match="the baseline 'mean_baseline' is not among the compared models"):
+        vcc2025_per_metric(table.drop(index="mean_baseline"))
+
+
+def test_predicted_cells_score_like_the_same_model_on_the_models_page(tiny):
+    dataset = open_dataset(tiny)
+    cells = to_submission(train_predict(dataset, "ridge"), dataset)
+    uploaded = prediction_metrics(dataset, cells)
+    board = compare(dataset, ["ridge"]).loc["ridge"]
+    np.testing.assert_allclose(uploaded[board.index].to_numpy(), board.to_numpy(), rtol=1e-6)
