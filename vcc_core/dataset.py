@@ -6,14 +6,17 @@ perturbations and measures the knockdown of each target; pages and the CLI take 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
-from vcc_core.cache import default_cache, fingerprint
+from vcc_core.cache import cached, default_cache, fingerprint
 from vcc_core.io import load_dataset, read_h5ad
 from vcc_core.keys import CONTROL, PERT_COL, UNS_TRUTH
 from vcc_core.normalize import Space
@@ -31,10 +34,13 @@ VERSION = "1"
 
 @dataclass(frozen=True)
 class Dataset:
-    """Cells, their layout, pseudobulk profiles, split and per-target knockdown."""
+    """Layout, pseudobulk profiles, split and per-target knockdown of a screen; its cells read on first use.
+
+    Everything but the cells is stored in the disk cache under :attr:`fingerprint`, so reopening a dataset
+    whose heavy results are cached does not read its matrix at all.
+    """
 
     name: str
-    adata: ad.AnnData
     space: Space
     pert_col: str
     control: str
@@ -44,14 +50,42 @@ class Dataset:
     knockdown: pd.DataFrame
     fingerprint: str
     """Digest of what was opened and how (file stamp or preset, layout, seed): the key of cached results."""
+    cells: _Cells = field(repr=False, compare=False)
 
     def __cache_fingerprint__(self) -> str:
         return self.fingerprint
 
     @property
+    def adata(self) -> ad.AnnData:
+        """The validated cells (read, and normalised labels, on first access)."""
+        return self.cells.prepared(self.pert_col, self.control)
+
+    @property
     def truth(self) -> dict | None:
         """The simulator's ground truth, or None for real data."""
         return self.adata.uns.get(UNS_TRUTH)
+
+
+class _Cells:
+    """Reads a dataset's cells once, when first needed, and keeps them (thread-safe)."""
+
+    def __init__(self, read: Callable[[], ad.AnnData], context: tuple[str, str] | None):
+        self._read, self._context = read, context
+        self._raw = self._prepared = self.space = None
+        self._lock = threading.RLock()
+
+    def raw(self) -> ad.AnnData:
+        with self._lock:
+            if self._raw is None:
+                adata = self._read()
+                self._raw = adata if self._context is None else _restrict(adata, *self._context)
+            return self._raw
+
+    def prepared(self, pert_col: str, control: str) -> ad.AnnData:
+        with self._lock:
+            if self._prepared is None:
+                self._prepared, self.space = load_dataset(self.raw(), pert_col=pert_col, control=control)
+            return self._prepared
 
 
 def guess_layout(adata: ad.AnnData) -> tuple[str, str]:
@@ -76,25 +110,47 @@ def open_dataset(
     PerturBench whose controls are per cell line. Column and control default to a guess.
     """
     if isinstance(source, str) and source in PRESETS:
-        adata, name = _preset(source, seed=seed), f"synthetic ({source})"
-        content = {"preset": source, "simulator": SIM_VERSION}
+        name, content = f"synthetic ({source})", {"preset": source, "simulator": SIM_VERSION}
+        read = functools.partial(_preset, source, seed=seed)
     elif isinstance(source, ad.AnnData):
-        adata, name = source, "in-memory data"
-        content = {"anndata": fingerprint(adata)}
+        name, content, read = "in-memory data", {"anndata": fingerprint(source)}, lambda: source
     else:
-        adata, name = read_h5ad(source), Path(source).name
-        content = {"file": fingerprint(Path(source))}
+        path = Path(source)
+        if not path.is_file():
+            read_h5ad(path)  # raises the precise error (missing, a folder, ...)
+        name, content, read = path.name, {"file": fingerprint(path)}, functools.partial(read_h5ad, path)
     layout = {"pert_col": pert_col, "control": control, "context": context, "seed": seed}
     key = fingerprint({**content, **layout, "version": VERSION})
-    if context is not None:
-        adata = _restrict(adata, *context)
-    guessed_col, guessed_control = guess_layout(adata)
+    cells = _Cells(read, context)
+    parts = _derived(key, cells, pert_col=pert_col, control=control, seed=seed)
+    profiles = Profiles(**{k.removeprefix("profile_"): v for k, v in parts.items() if k.startswith("profile_")})
+    summary = DatasetSummary(**{k.removeprefix("summary_"): v for k, v in parts.items() if k.startswith("summary_")})
+    return Dataset(
+        name, parts["space"], parts["pert_col"], parts["control"], profiles, summary, parts["splits"],
+        parts["knockdown"], key, cells,
+    )  # fmt: skip
+
+
+@cached("dataset", version=VERSION, ignore=("cells",))
+def _derived(key: str, cells: _Cells, *, pert_col: str | None, control: str | None, seed: int) -> dict:
+    """What the pages show about a dataset, flattened into storable parts (``key`` stands for the content)."""
+    raw = cells.raw()
+    guessed_col, guessed_control = guess_layout(raw)
     pert_col, control = pert_col or guessed_col, control or guessed_control
-    adata, space = load_dataset(adata, pert_col=pert_col, control=control)
+    adata = cells.prepared(pert_col, control)
+    space = cells.space
     profiles = pseudobulk(adata, pert_col=pert_col, control=control, space=space)
     summary = summarize(adata, space=space, pert_col=pert_col, control=control)
     splits = split_perturbations(profiles.perts, effect=_effect_size(adata, profiles), seed=seed)
-    return Dataset(name, adata, space, pert_col, control, profiles, summary, splits, knockdown(profiles), key)
+    return {
+        "space": space,
+        "pert_col": pert_col,
+        "control": control,
+        **{f"profile_{f.name}": getattr(profiles, f.name) for f in fields(profiles)},
+        **{f"summary_{f.name}": getattr(summary, f.name) for f in fields(summary)},
+        "splits": splits,
+        "knockdown": knockdown(profiles),
+    }
 
 
 def _preset(preset: str, *, seed: int) -> ad.AnnData:

@@ -45,6 +45,13 @@ def real_de(dataset: Dataset, split: str = "test") -> DEResult:
     return de_from_anndata(cells, pert_col=dataset.pert_col, control=dataset.control)
 
 
+@cached("real_profiles", version="1", decode=lambda parts: Profiles(**parts))
+def real_profiles(dataset: Dataset, split: str = "test") -> Profiles:
+    """Pseudobulk of the real cells of ``split``, normalised on their own with the control cells."""
+    cells = _log1p_cells(dataset, split_perts(dataset, split))
+    return pseudobulk(cells, pert_col=dataset.pert_col, control=dataset.control, space="log1p")
+
+
 @cached("pred_de", version="1", decode=lambda parts: {k: v for k, v in parts.items()})
 def predicted_side(dataset: Dataset, model: str, cells_per_pert: int = 100) -> dict:
     """Pseudobulk means and DE of ``model``'s predicted cells (the cells a submission would hold)."""
@@ -62,8 +69,7 @@ def predicted_side(dataset: Dataset, model: str, cells_per_pert: int = 100) -> d
 
 def model_inputs(dataset: Dataset, model: str, *, cells_per_pert: int = 100) -> MetricInputs:
     """Row-aligned real and predicted arrays of ``model`` on the test split, DE included."""
-    real_cells = _log1p_cells(dataset, split_perts(dataset, "test"))
-    real = pseudobulk(real_cells, pert_col=dataset.pert_col, control=dataset.control, space="log1p")
+    real = real_profiles(dataset)
     rde = real_de(dataset)
     pred = predicted_side(dataset, model, cells_per_pert)
     order = pd.Index(pred["perts"]).get_indexer(real.perts.astype(str))
@@ -101,7 +107,7 @@ def compare(dataset: Dataset, models, *, profile: str = "full", progress: Progre
     return pd.DataFrame(rows).T.rename_axis("model")
 
 
-__all__ = ["Profiles", "compare", "model_inputs", "per_perturbation", "predicted_side", "real_de"]
+__all__ = ["Profiles", "compare", "model_inputs", "per_perturbation", "predicted_side", "real_de", "real_profiles"]
 
 
 # --------------------------------------------------------------------------- scores of the compared models
