@@ -7,9 +7,7 @@ import streamlit as st
 import ui
 from vcc_core import plots_explorer as plots
 from vcc_core.models import REGISTRY
-from vcc_core.sweep import SWEEP_METRICS, coarse_grid, des_sweep, model_sweep, scale_grid, vcc2025_scores
-
-SCALES = scale_grid(lo=0.05, hi=100.0, n=25)
+from vcc_core.sweep import DES_SCALES, SCALES, SWEEP_METRICS, des_sweep, model_sweep, vcc2025_scores
 
 
 @st.cache_resource(show_spinner="Training (cached) and sweeping the scale…", max_entries=32)
@@ -92,7 +90,7 @@ at_scale()
 
 st.subheader("DES and the VCC 2025 score")
 if st.toggle("Compute DES on a coarse grid (a Wilcoxon DE of expanded predicted cells per scale)", key="des"):
-    coarse = tuple(coarse_grid(SCALES, n=7))
+    coarse = tuple(DES_SCALES)
     base_sweep = sweep_of(data.fingerprint, "mean_baseline", data)[0]
     base = base_sweep.curves().loc[1.0].copy()
     base["overlap_at_N"] = des_of(data.fingerprint, "mean_baseline", data, (1.0,))["overlap_at_N"].iloc[0]

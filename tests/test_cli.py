@@ -1,5 +1,6 @@
 """The command line, run as a user would (subprocess)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,32 @@ def test_unknown_model_is_one_line_on_stderr(tmp_path):
     out = _cli("train", "--model", "gpt", "--data", "tiny", "--out", str(tmp_path / "p.h5ad"))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: unknown model 'gpt'")
+
+
+def test_precompute_fills_the_cache_the_pages_read(tmp_path, monkeypatch):
+    env = {**os.environ, "VCC_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["precompute", "--data", "tiny", "--models", "mean_baseline,ridge", "--ceiling-seeds", "1"]
+    out = subprocess.run([sys.executable, "-m", "vcc_core", *args], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "[1/" in out.stderr
+    assert "ridge: DES scaling sweep" in out.stderr
+
+    # A later process running the same steps finds every one of them in the cache.
+    monkeypatch.setenv("VCC_CACHE_DIR", str(tmp_path / "cache"))
+    from vcc_core.cache import default_cache
+    from vcc_core.dataset import open_dataset
+    from vcc_core.precompute import plan, run
+
+    dataset = open_dataset("tiny")
+    before = default_cache().stats.as_dict()
+    run(plan(dataset, models=["mean_baseline", "ridge"], ceiling_seeds=1))
+    after = default_cache().stats.as_dict()
+    assert after["misses"] == before["misses"]
+    assert after["hits"] > before["hits"]
+
+
+def test_precompute_rejects_an_unknown_model_at_once(tmp_path):
+    out = _cli("precompute", "--data", "tiny", "--models", "ridge,gpt")
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1
+    assert "gpt" in out.stderr

@@ -67,6 +67,11 @@ def coarse_grid(scales: np.ndarray, *, n: int = 7) -> np.ndarray:
     return np.unique(np.concatenate([picks, scales[scales == 1.0]]))
 
 
+#: The dashboard's grid: 25 log-spaced scales from 0.05 to 100 (with 1), and the 7 of them where DES is computed.
+SCALES = scale_grid(lo=0.05, hi=100.0, n=25)
+DES_SCALES = coarse_grid(SCALES, n=7)
+
+
 def target_columns(perts, genes) -> np.ndarray:
     """``(P,)`` column of the gene named like each perturbation, -1 when none (as ``MetricInputs.target_cols``)."""
     col = {str(g): i for i, g in enumerate(genes)}
