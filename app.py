@@ -9,6 +9,8 @@ pages = [
     st.Page("pages/models.py", title="Models", icon="🏁"),
     st.Page("pages/explorer.py", title="Perturbation explorer", icon="🔬"),
     st.Page("pages/sweep.py", title="Scaling sweep", icon="📈"),
+    st.Page("pages/ceiling.py", title="DES noise ceiling", icon="🎯"),
+    st.Page("pages/leaderboard.py", title="Leaderboard", icon="🏆"),
 ]
 st.sidebar.caption("VCC Explorer · perturbation-prediction metrics, visually")
 st.navigation(pages).run()

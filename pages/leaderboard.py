@@ -1,0 +1,58 @@
+"""Leaderboard: every chosen model (and uploaded predictions) on every metric, with the challenges' scores."""
+
+import streamlit as st
+
+import ui
+from vcc_core import plots_ceiling as plots
+from vcc_core.ceiling import ceiling
+from vcc_core.leaderboard import clipping_note, compare, prediction_metrics, score_table, vcc2025_per_metric
+from vcc_core.models import REGISTRY
+
+BASELINE = "mean_baseline"
+
+st.title("Leaderboard")
+data = ui.current_dataset()
+if data is None:
+    st.stop()
+st.caption(
+    f"Models are trained on the train perturbations and scored on the test ones like submissions (see Models). "
+    f"VCC 2025 scores are relative to `{BASELINE}` (always included); 2026-style scores put 0 at the baseline and 1 "
+    "at a split-half replicate of the real data. Average rank is over the seven Generalist metrics."
+)
+options = [*REGISTRY, "scaled:ridge", "scaled:kernel_ridge"]
+default = ["mean_baseline", "ridge", "kernel_ridge", "oracle_replicate"]
+chosen = st.multiselect("Models", options, default=default, key="lb_models")
+byo = st.session_state.get("byo_predictions")
+if byo is not None and byo["dataset"] != data.fingerprint:
+    st.info(f"Predictions `{byo['name']}` were loaded for another dataset; pick it again to include them.")
+    byo = None
+include = byo is not None and st.checkbox(f"Include uploaded predictions `{byo['name']}`", value=True, key="lb_byo")
+use_replicate = st.toggle("VCC 2026-style scores (split-half replicates, 3 seeds)", value=True, key="lb_2026")
+
+bar = st.progress(0.0, text="starting")
+try:
+    table = compare(data, list(dict.fromkeys([BASELINE, *chosen])), progress=lambda f, m: bar.progress(f, text=m))
+    if include:
+        bar.progress(1.0, text=f"scoring {byo['name']}")
+        table.loc[f"uploaded: {byo['name']}"] = prediction_metrics(data, byo["adata"])
+    replicate = ceiling(data, seeds=3).replicate_values() if use_replicate else None
+except ValueError as err:
+    st.error(f"Could not score: {err}")
+    st.stop()
+bar.empty()
+scores = score_table(table, baseline=BASELINE, replicate=replicate)
+per_metric = vcc2025_per_metric(table, baseline=BASELINE)
+
+st.subheader("Scores")
+st.dataframe(scores.sort_values("vcc2025", ascending=False).style.format("{:.3f}"), key="scores_table")
+st.download_button("Scores (CSV)", scores.to_csv(), "leaderboard_scores.csv", "text/csv")
+with st.expander("Every metric (means over test perturbations)"):
+    st.dataframe(table.T.style.format("{:.4f}"), key="metrics_table")
+    st.download_button("Every metric (CSV)", table.to_csv(), "leaderboard_metrics.csv", "text/csv")
+
+st.subheader("What clipping hides")
+fig = plots.clipping_bars(per_metric)
+st.plotly_chart(fig, key="clipping_chart")
+ui.download_figure(fig, "vcc2025_unclipped")
+st.markdown(clipping_note(per_metric))
+st.download_button("Scores per metric (CSV)", per_metric.to_csv(index=False), "vcc2025_per_metric.csv", "text/csv")
