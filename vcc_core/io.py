@@ -3,11 +3,16 @@
 Real data: cells x genes AnnData with counts (or log1p values) in ``X``, perturbation labels in
 ``obs[pert_col]`` and control cells labelled ``control``. Predictions: the same layout, the same
 genes, control cells included. Every check raises a ``ValueError`` whose message names the column,
-label or values at fault and says how to fix it.
+label or values at fault and says how to fix it. :func:`check_upload_size` and :func:`confine_path`
+guard what a web page accepts and reads.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import anndata as ad
@@ -16,81 +21,120 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from vcc_core.keys import CONTROL, PERT_COL
+from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
 from vcc_core.normalize import Space, iter_row_chunks
+from vcc_core.values import check_values, detect_space
 
-LOG1P_MAX = 15.0
-"""log1p of any plausible normalised value stays below this (cell-eval uses the same bound)."""
+MIN_CELLS = 2
+"""Fewest cells a perturbation (or the control) may have: a Wilcoxon test needs two cells a side."""
+
+MAX_UPLOAD_ENV = "VCC_MAX_UPLOAD_MB"
+DEFAULT_MAX_UPLOAD_MB = 2048.0
+MB = 1024 * 1024
 
 
 def read_h5ad(path: str | Path, *, backed: bool = False) -> ad.AnnData:
-    """Open an ``.h5ad`` file, turning the errors of a missing, empty or broken file into clear ones."""
+    """Open an ``.h5ad`` file, turning the errors of a missing, empty or broken file into clear ones.
+
+    anndata's own read warnings (non-unique names, old formats) are silenced: :func:`validate_dataset`
+    reports what matters, with a fix.
+    """
     path = Path(path)
     if not path.is_file():
         msg = f"file not found: {path}"
         raise FileNotFoundError(msg)
-    if path.stat().st_size == 0:
+    try:
+        size, is_hdf5 = path.stat().st_size, h5py.is_hdf5(path)
+    except OSError as err:
+        msg = f"{path.name} cannot be opened ({err.strerror or err}); check the file's permissions"
+        raise ValueError(msg) from err
+    if size == 0:
         msg = f"{path.name} is empty (0 bytes); expected an .h5ad file"
         raise ValueError(msg)
-    if not h5py.is_hdf5(path):
+    if not is_hdf5:
         msg = f"{path.name} is not an .h5ad (HDF5) file; save it with AnnData.write_h5ad"
         raise ValueError(msg)
     try:
-        return ad.read_h5ad(path, backed="r" if backed else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ad.read_h5ad(path, backed="r" if backed else None)
     except Exception as err:  # h5py/anndata raise many types for a truncated or corrupt file
-        msg = f"{path.name} could not be read as AnnData (truncated or corrupt?): {err}"
-        raise ValueError(msg) from err
+        raise ValueError(_unreadable(path, err)) from err
 
 
-def detect_space(x, *, sample_rows: int = 20_000) -> Space:
-    """Say whether ``x`` holds integer counts or log1p-normalised values.
+def _unreadable(path: Path, err: Exception) -> str:
+    """Why an HDF5 file did not read as AnnData, as one line."""
+    try:
+        with h5py.File(path, "r") as f:
+            if not {"obs", "var"} <= set(f.keys()):
+                return f"{path.name} is HDF5 but not AnnData (no obs/var groups); convert it and save with write_h5ad"
+            x = f.get("X")
+            data = x.get("data") if isinstance(x, h5py.Group) else None
+            if isinstance(data, h5py.Dataset) and data.dtype == np.float16:
+                return f"{path.name} stores a sparse float16 X, which scipy cannot hold; save X as float32"
+    except Exception:
+        pass
+    detail = " ".join(str(err).split())[:200]
+    return f"{path.name} could not be read as AnnData (truncated or corrupt?): {detail}; re-export or re-download it"
 
-    Decimals mean log1p, as cell-eval's ``guess_is_lognorm`` decides, but every row block is checked
-    (up to ``sample_rows`` rows from start, middle and end), so a file that mixes raw and log rows is
-    caught instead of being taken for log1p.
+
+def check_upload_size(n_bytes: int, limit_bytes: int | None = None) -> None:
+    """Refuse an upload larger than ``limit_bytes`` (default :func:`max_upload_bytes`).
 
     Raises
     ------
     ValueError
-        Negative, NaN or infinite values, or a mix of integer and fractional rows above the log1p range.
+        Giving the size, the limit and the two ways out (a smaller file, or a higher ``VCC_MAX_UPLOAD_MB``).
     """
-    values = _sample_values(x, sample_rows=sample_rows)
-    if values.size == 0:
-        return "counts"
-    if not np.all(np.isfinite(values)):
-        msg = "X contains NaN or infinite values; replace them (e.g. with 0) before loading"
-        raise ValueError(msg)
-    if values.min() < 0:
-        msg = f"X contains negative values (min {values.min():.3g}); counts and log1p values must be >= 0"
-        raise ValueError(msg)
-    has_decimals = bool(np.any(np.abs(values - np.round(values)) > 1e-3))
-    if not has_decimals:
-        return "counts"
-    if values.max() >= LOG1P_MAX:
+    limit = max_upload_bytes() if limit_bytes is None else int(limit_bytes)
+    if n_bytes > limit:
         msg = (
-            f"X mixes scales: it has fractional values (log1p-like) but a maximum of {values.max():.1f}, "
-            f"above the log1p range [0, {LOG1P_MAX:g}); some rows look like raw counts. Load one scale only"
+            f"the upload is {n_bytes / MB:,.1f} MB, over the limit of {limit / MB:,.1f} MB; "
+            f"use a smaller file or raise {MAX_UPLOAD_ENV}"
         )
         raise ValueError(msg)
-    return "log1p"
 
 
-def _sample_values(x, *, sample_rows: int) -> np.ndarray:
-    n = x.shape[0]
-    if n <= sample_rows:
-        picks = [slice(0, n)]
-    else:
-        k = sample_rows // 3
-        picks = [slice(0, k), slice(n // 2, n // 2 + k), slice(n - k, n)]
-    parts = []
-    for rows in picks:
-        block = x[rows]
-        parts.append(block.data if sparse.issparse(block) else np.asarray(block).ravel())
-    return np.concatenate(parts).astype(np.float64, copy=False)
+def max_upload_bytes() -> int:
+    """Upload limit in bytes: ``$VCC_MAX_UPLOAD_MB`` megabytes (MiB), 2048 by default."""
+    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    try:
+        megabytes = float(raw) if raw else DEFAULT_MAX_UPLOAD_MB
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        msg = f"{MAX_UPLOAD_ENV}={raw!r} is not a positive number of megabytes; set it to e.g. 2048"
+        raise ValueError(msg)
+    return int(megabytes * MB)
+
+
+def confine_path(path: str | Path, allowed_dirs: Iterable[str | Path]) -> Path:
+    """``path`` resolved (symlinks and ``..`` followed, relative to the working folder) if it lies inside one of
+    ``allowed_dirs``; the file need not exist.
+
+    Raises
+    ------
+    ValueError
+        The path is outside every allowed folder (a symlink pointing out counts as outside), or unusable
+        (NUL byte, symlink loop).
+    """
+    try:
+        resolved = Path(path).resolve()
+        roots = [Path(d).resolve() for d in allowed_dirs]
+    except (OSError, RuntimeError, ValueError) as err:
+        msg = f"{str(path)!r} is not a usable path ({err}); choose a file in the data folders"
+        raise ValueError(msg) from err
+    if not any(resolved.is_relative_to(root) for root in roots):
+        msg = (
+            f"{str(path)!r} is outside the allowed data folders; choose a file in them or add its folder to "
+            "VCC_DATA_DIRS"
+        )
+        raise ValueError(msg)
+    return resolved
 
 
 def validate_dataset(adata: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL) -> None:
-    """Check the VCC layout: a perturbation column, control cells, unique genes, at least one gene.
+    """Check the VCC layout: cells and genes, a perturbation column, control cells, unique genes.
 
     Raises
     ------
@@ -98,8 +142,11 @@ def validate_dataset(adata: ad.AnnData, *, pert_col: str = PERT_COL, control: st
         Naming the missing column (and the columns found), the missing control label (and the most
         frequent labels found), or the duplicated gene names.
     """
+    if adata.n_obs == 0:
+        msg = "X has 0 cells (rows); load a file with cells"
+        raise ValueError(msg)
     if adata.n_vars == 0:
-        msg = "the dataset has 0 genes"
+        msg = "the dataset has 0 genes (columns of X); load a file with genes"
         raise ValueError(msg)
     if pert_col not in adata.obs.columns:
         found = ", ".join(map(str, adata.obs.columns)) or "none"
@@ -107,12 +154,32 @@ def validate_dataset(adata: ad.AnnData, *, pert_col: str = PERT_COL, control: st
         raise ValueError(msg)
     labels = adata.obs[pert_col].astype("string")
     if not (labels == control).any():
-        top = ", ".join(labels.value_counts().index[:8].astype(str))
+        top = ", ".join(labels.value_counts().index[:8].astype(str)) or "no labels"
         msg = f"no control cells: label {control!r} not found in obs[{pert_col!r}] (most frequent: {top}); use control="
         raise ValueError(msg)
     dup = pd.Index(adata.var_names)[pd.Index(adata.var_names).duplicated()]
     if len(dup):
-        msg = f"gene names must be unique; duplicated: {', '.join(map(str, dup[:10]))}"
+        msg = f"gene names must be unique; duplicated: {', '.join(map(str, dup[:10]))}; rename or drop the repeats"
+        raise ValueError(msg)
+
+
+def check_groups(labels: pd.Series, *, pert_col: str = PERT_COL, control: str = CONTROL) -> None:
+    """At least one perturbation besides control, and :data:`MIN_CELLS` cells in every group, control included.
+
+    Labels are the cleaned ones (missing and dropped labels already gone); categories without cells are ignored.
+    A perturbation with a single cell is an error, not dropped: it would change which perturbations are scored.
+    """
+    counts = pd.Series(labels).astype(str).value_counts()
+    if counts.drop(control, errors="ignore").empty:
+        msg = f"no perturbations: every cell of obs[{pert_col!r}] is control {control!r}; load perturbed cells too"
+        raise ValueError(msg)
+    few = counts[counts < MIN_CELLS]
+    if len(few):
+        names = ", ".join(map(repr, sorted(few.index)[:10]))
+        msg = (
+            f"{len(few)} perturbation(s) of obs[{pert_col!r}] have only 1 cell: {names}; DE needs at least "
+            f"{MIN_CELLS} cells per perturbation; remove them (they are not dropped automatically)"
+        )
         raise ValueError(msg)
 
 
@@ -126,8 +193,14 @@ def load_dataset(
 ) -> tuple[ad.AnnData, Space]:
     """Read, validate and report the value space of a real dataset.
 
-    Cells whose label is missing or in ``drop_labels`` are dropped (in memory only).
-    Returns the AnnData and ``"counts"`` or ``"log1p"``.
+    Cells whose label is missing or in ``drop_labels`` are dropped (in memory only); a float16 ``X`` is
+    converted to float32. Returns the AnnData and ``"counts"`` or ``"log1p"``.
+
+    Raises
+    ------
+    ValueError
+        From :func:`read_h5ad`, :func:`validate_dataset`, :func:`check_groups`, :func:`check_values` or
+        :func:`detect_space`: the message names the problem and the fix.
     """
     adata = path if isinstance(path, ad.AnnData) else read_h5ad(path, backed=backed)
     validate_dataset(adata, pert_col=pert_col, control=control)
@@ -137,7 +210,17 @@ def load_dataset(
         if not keep.all():
             adata = adata[keep.to_numpy()].copy()
         adata.obs[pert_col] = adata.obs[pert_col].astype(str)
-    return adata, detect_space(adata.X)
+    check_groups(adata.obs[pert_col].dropna(), pert_col=pert_col, control=control)
+    return _checked(adata)
+
+
+def _checked(adata: ad.AnnData) -> tuple[ad.AnnData, Space]:
+    """float16 X made float32 (scipy and torch need it), values checked, space detected."""
+    if not adata.isbacked and np.dtype(adata.X.dtype) == np.float16:
+        adata = adata.copy()
+        adata.X = adata.X.astype(np.float32)
+    check_values(adata.X)
+    return adata, detect_space(adata.X, declared=adata.uns.get(UNS_SPACE))
 
 
 def align_genes(pred: ad.AnnData, genes) -> ad.AnnData:
@@ -152,13 +235,14 @@ def align_genes(pred: ad.AnnData, genes) -> ad.AnnData:
     want = pd.Index(genes)
     if have.has_duplicates:
         dup = have[have.duplicated()]
-        msg = f"predictions repeat gene names: {', '.join(map(str, dup[:10]))}"
+        msg = f"predictions repeat gene names: {', '.join(map(str, dup[:10]))}; rename or drop the repeats"
         raise ValueError(msg)
     missing, extra = want.difference(have), have.difference(want)
     if len(missing) or len(extra):
         msg = (
             f"predictions and data have different genes: {len(missing)} missing from predictions "
-            f"({', '.join(map(str, missing[:5]))}), {len(extra)} extra ({', '.join(map(str, extra[:5]))})"
+            f"({', '.join(map(str, missing[:5]))}), {len(extra)} extra ({', '.join(map(str, extra[:5]))}); "
+            "predict exactly the genes of the data"
         )
         raise ValueError(msg)
     return pred if have.equals(want) else pred[:, want].copy()
@@ -172,17 +256,40 @@ def load_predictions(
     control: str = CONTROL,
 ) -> tuple[ad.AnnData, Space]:
     """Read and validate predictions against ``real``: same genes (reordered if needed), control cells,
-    and only perturbations present in the real data.
+    a label on every cell and only perturbations present in the real data.
+
+    Raises
+    ------
+    ValueError
+        As :func:`load_dataset`, the message starting with ``predictions``.
     """
+    try:
+        return _load_predictions(path, real=real, pert_col=pert_col, control=control)
+    except ValueError as err:
+        text = str(err)
+        if text.startswith("predictions"):
+            raise
+        raise ValueError(f"predictions: {text}") from err
+
+
+def _load_predictions(path, *, real: ad.AnnData, pert_col: str, control: str) -> tuple[ad.AnnData, Space]:
     pred = path if isinstance(path, ad.AnnData) else read_h5ad(path)
     validate_dataset(pred, pert_col=pert_col, control=control)
     pred = align_genes(pred, real.var_names)
+    unlabelled = int(pred.obs[pert_col].isna().sum())
+    if unlabelled:
+        msg = f"predictions have {unlabelled} cell(s) without a label in obs[{pert_col!r}]; label every cell"
+        raise ValueError(msg)
     unknown = set(pred.obs[pert_col].astype(str)) - set(real.obs[pert_col].astype(str))
     if unknown:
-        msg = f"predictions contain perturbations absent from the data: {', '.join(sorted(unknown)[:10])}"
+        msg = (
+            f"predictions contain perturbations absent from the data: {', '.join(sorted(unknown)[:10])}; "
+            "predict only perturbations of the data"
+        )
         raise ValueError(msg)
     pred.obs[pert_col] = pred.obs[pert_col].astype(str)
-    return pred, detect_space(pred.X)
+    check_groups(pred.obs[pert_col], pert_col=pert_col, control=control)
+    return _checked(pred)
 
 
 def has_nonfinite(x) -> bool:

@@ -53,11 +53,15 @@ def median_target(x, *, totals: np.ndarray | None = None) -> float:
     totals = row_totals(x) if totals is None else totals
     is_csr = sparse.issparse(x) or getattr(x, "format", None) == "csr"
     values = totals if is_csr else totals[totals > 0]
-    if values.size == 0:
-        msg = "every cell has a total count of 0: nothing to normalise"
+    if values.size == 0 or not values.any():
+        msg = "every cell has a total count of 0: nothing to normalise; check that X holds the counts"
         raise ValueError(msg)
     dtype = np.float32 if _dtype_of(x).kind in "iub" else _dtype_of(x)
-    return float(np.median(values.astype(dtype)))
+    target = float(np.median(values.astype(dtype)))
+    if target == 0:
+        msg = "the median total count is 0 (most cells have no counts); remove the empty cells before loading"
+        raise ValueError(msg)
+    return target
 
 
 def normalize_block(block, *, target_sum: float):
