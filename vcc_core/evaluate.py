@@ -66,13 +66,18 @@ def evaluate(
     Raises
     ------
     ValueError
-        Unreadable files, missing columns or control cells, different genes, or perturbations on one side only.
+        Unreadable files, missing columns or control cells, different genes, perturbations on one side only, bad
+        values (see :mod:`vcc_core.io`; the message starts with ``real data:`` or ``predictions``), or a PDS metric
+        asked for with fewer than 2 perturbations.
     """
     names = metrics if metrics is not None else profile_metrics(profile)
     need_de = any(get_metric(n).kind == "de" for n in names)
     say = progress or (lambda _msg: None)
     say("loading real and predicted data")
-    real_ad, real_space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
+    try:
+        real_ad, real_space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
+    except ValueError as err:
+        raise ValueError(f"real data: {err}") from err
     pred_ad, pred_space = load_predictions(pred, real=real_ad, pert_col=pert_col, control=control)
     _check_same_perturbations(real_ad, pred_ad, pert_col=pert_col)
     sides = {}
@@ -152,7 +157,17 @@ def metric_inputs(
 
 
 def compute_metrics(inputs: MetricInputs, names: list[str]) -> pd.DataFrame:
-    """One nullable-float column per metric (sub-metrics expanded), index ``perturbation``."""
+    """One nullable-float column per metric (sub-metrics expanded), index ``perturbation``.
+
+    Raises ``ValueError`` when a PDS metric is asked for with fewer than 2 perturbations (no ranking exists).
+    """
+    pds = [n for n in names if n.startswith("discrimination_score")]
+    if pds and inputs.perts.size < 2:
+        msg = (
+            f"PDS ranks perturbations against each other and needs at least 2 (got {inputs.perts.size}); "
+            "add perturbations or leave out the discrimination_score metrics (e.g. profile 'de')"
+        )
+        raise ValueError(msg)
     columns = {}
     for name in names:
         for column, values in get_metric(name).compute(inputs).items():
@@ -206,7 +221,10 @@ def _value_dtype(x) -> np.dtype:
 def _check_same_perturbations(real: ad.AnnData, pred: ad.AnnData, *, pert_col: str) -> None:
     missing = sorted(set(real.obs[pert_col].astype(str)) - set(pred.obs[pert_col].astype(str)))
     if missing:
-        msg = f"the prediction has no cells for {len(missing)} perturbation(s) of the data: {', '.join(missing[:10])}"
+        msg = (
+            f"the prediction has no cells for {len(missing)} perturbation(s) of the data: {', '.join(missing[:10])}; "
+            "predict cells for every perturbation"
+        )
         raise ValueError(msg)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from vcc_core.commands._outputs import output_folder
 from vcc_core.evaluate import evaluate, write_results
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import PROFILES
@@ -25,6 +26,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    output_folder(args.out)
     start = time.perf_counter()
 
     def progress(message: str) -> None:

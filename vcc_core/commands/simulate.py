@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+from vcc_core.commands._outputs import output_file
 from vcc_core.simulate import PRESETS, write_simulation
 
 
@@ -21,6 +22,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    output_file(args.out)
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:

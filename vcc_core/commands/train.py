@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from vcc_core.commands._outputs import output_file
 from vcc_core.dataset import open_dataset
+from vcc_core.io import MIN_CELLS
 from vcc_core.models import REGISTRY
 from vcc_core.submission import to_submission
 from vcc_core.training import train_predict
@@ -24,6 +26,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    output_file(args.out)
+    if args.cells_per_pert < MIN_CELLS:
+        msg = f"--cells-per-pert must be at least {MIN_CELLS} (DE compares cells), got {args.cells_per_pert}"
+        raise ValueError(msg)
     dataset = open_dataset(args.data, pert_col=args.pert_col, control=args.control)
 
     def progress(fraction: float, message: str) -> None:
