@@ -150,12 +150,15 @@ def validate_dataset(adata: ad.AnnData, *, pert_col: str = PERT_COL, control: st
         raise ValueError(msg)
     if pert_col not in adata.obs.columns:
         found = ", ".join(map(str, adata.obs.columns)) or "none"
-        msg = f"obs has no perturbation column {pert_col!r} (columns found: {found}); pass pert_col="
+        msg = f"obs has no perturbation column {pert_col!r} (columns found: {found}); set pert_col (--pert-col)"
         raise ValueError(msg)
     labels = adata.obs[pert_col].astype("string")
     if not (labels == control).any():
         top = ", ".join(labels.value_counts().index[:8].astype(str)) or "no labels"
-        msg = f"no control cells: label {control!r} not found in obs[{pert_col!r}] (most frequent: {top}); use control="
+        msg = (
+            f"no control cells: label {control!r} not found in obs[{pert_col!r}] (most frequent: {top}); "
+            "set control (--control)"
+        )
         raise ValueError(msg)
     dup = pd.Index(adata.var_names)[pd.Index(adata.var_names).duplicated()]
     if len(dup):
@@ -239,11 +242,12 @@ def align_genes(pred: ad.AnnData, genes) -> ad.AnnData:
         raise ValueError(msg)
     missing, extra = want.difference(have), have.difference(want)
     if len(missing) or len(extra):
-        msg = (
-            f"predictions and data have different genes: {len(missing)} missing from predictions "
-            f"({', '.join(map(str, missing[:5]))}), {len(extra)} extra ({', '.join(map(str, extra[:5]))}); "
-            "predict exactly the genes of the data"
-        )
+        parts = [
+            f"{len(names)} {what} ({', '.join(map(str, names[:5]))})"
+            for names, what in ((missing, "missing from predictions"), (extra, "extra"))
+            if len(names)
+        ]
+        msg = f"predictions and data have different genes: {', '.join(parts)}; predict exactly the genes of the data"
         raise ValueError(msg)
     return pred if have.equals(want) else pred[:, want].copy()
 
