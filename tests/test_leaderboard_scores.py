@@ -5,10 +5,17 @@ import pandas as pd
 import pytest
 
 from vcc_core.dataset import open_dataset
-from vcc_core.leaderboard import clipping_note, compare, prediction_metrics, score_table, vcc2025_per_metric
+from vcc_core.leaderboard import (
+    clipping_note,
+    compare,
+    predicted_test_cells,
+    prediction_metrics,
+    score_table,
+    vcc2025_per_metric,
+)
 from vcc_core.scoring import GENERALIST_METRICS, average_rank
 from vcc_core.submission import to_submission
-from vcc_core.training import train_predict
+from vcc_core.training import split_perts, train_predict
 
 
 @pytest.fixture
@@ -67,3 +74,14 @@ def test_predicted_cells_score_like_the_same_model_on_the_models_page(tiny):
     uploaded = prediction_metrics(dataset, cells)
     board = compare(dataset, ["ridge"]).loc["ridge"]
     np.testing.assert_allclose(uploaded[board.index].to_numpy(), board.to_numpy(), rtol=1e-6)
+
+
+def test_predictions_are_cut_to_the_test_split_and_must_cover_it(tiny):
+    dataset = open_dataset(tiny)
+    everything = to_submission(train_predict(dataset, "ridge", predict="all"), dataset, cells_per_pert=5)
+    cut = predicted_test_cells(dataset, everything)
+    assert set(cut.obs["target_gene"]) == {*split_perts(dataset, "test"), "non-targeting"}
+    first = split_perts(dataset, "test")[0]
+    partial = everything[everything.obs["target_gene"] != first].copy()
+    with pytest.raises(ValueError, match=f"predictions lack 1 of the 4 test perturbations: {first}"):
+        predicted_test_cells(dataset, partial)

@@ -169,19 +169,33 @@ def clipping_note(per_metric: pd.DataFrame, *, metric: str = "mae") -> str:
     return f"Clipping hides that these models score below the baseline on {metric}, shown as 0: {names}."
 
 
+def predicted_test_cells(dataset: Dataset, pred: ad.AnnData) -> ad.AnnData:
+    """The control cells and the test-split cells of ``pred`` (the VCC layout, validated by ``load_predictions``).
+
+    Raises ``ValueError`` naming the test perturbations ``pred`` lacks.
+    """
+    test = split_perts(dataset, "test")
+    labels = pred.obs[dataset.pert_col].astype(str)
+    missing = sorted(set(test) - set(labels))
+    if missing:
+        msg = f"predictions lack {len(missing)} of the {len(test)} test perturbations: {', '.join(missing[:10])}"
+        raise ValueError(msg)
+    return pred[labels.isin([*test, dataset.control]).to_numpy()].copy()
+
+
 @cached("prediction_metrics", version="1")
 def prediction_metrics(dataset: Dataset, pred: ad.AnnData, *, profile: str = "full") -> pd.Series:
-    """Mean of every metric (NaN skipped, as :func:`compare`) of predicted cells in the VCC layout.
+    """Mean of every metric (NaN skipped, as :func:`compare`) of predicted cells on the test split.
 
-    ``pred`` holds control cells and predicted cells of perturbations of ``dataset`` (already validated by
-    :func:`vcc_core.io.load_predictions`); the real side is the dataset's cells of the same perturbations and the
-    control cells, each side normalised on its own and tested for DE, as :func:`vcc_core.evaluate.evaluate` does.
+    ``pred`` is cut to the test perturbations and controls (:func:`predicted_test_cells`); the real side is the
+    dataset's cells of the same perturbations and its controls. Each side is normalised on its own and tested for
+    DE, as :func:`vcc_core.evaluate.evaluate` does, so the values compare with :func:`compare`'s rows.
     """
-    perts = set(pred.obs[dataset.pert_col].astype(str)) - {dataset.control}
+    pred = predicted_test_cells(dataset, pred)
     labels = dataset.adata.obs[dataset.pert_col].astype(str)
-    real = dataset.adata[labels.isin([*perts, dataset.control]).to_numpy()].copy()
+    real = dataset.adata[labels.isin([*split_perts(dataset, "test"), dataset.control]).to_numpy()].copy()
     results, _ = evaluate(real, pred, pert_col=dataset.pert_col, control=dataset.control, profile=profile)
     return results.astype("float64").mean()
 
 
-__all__ += ["clipping_note", "prediction_metrics", "score_table", "vcc2025_per_metric"]
+__all__ += ["clipping_note", "predicted_test_cells", "prediction_metrics", "score_table", "vcc2025_per_metric"]
