@@ -250,8 +250,13 @@ def _group_means(X, codes: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def _expm1(means: np.ndarray) -> np.ndarray:
-    """``expm1`` correctly rounded to the means' float type (pdex's numba calls the platform's ``expm1f``)."""
-    return np.expm1(means.astype(np.float64)).astype(means.dtype)
+    """``expm1`` correctly rounded to the means' float type (pdex's numba calls the platform's ``expm1f``).
+
+    Means past the float type's range (log1p values above ~88.7 in float32, from predictions scaled far up)
+    become inf, as in the reference; that is the intended value, so the overflow is not warned about.
+    """
+    with np.errstate(over="ignore"):
+        return np.expm1(means.astype(np.float64)).astype(means.dtype)
 
 
 def _rank_statistics(X, codes, counts, *, device, batch_entries: int, progress) -> tuple[np.ndarray, np.ndarray]:
