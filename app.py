@@ -11,6 +11,7 @@ pages = [
     st.Page("pages/sweep.py", title="Scaling sweep", icon="📈"),
     st.Page("pages/ceiling.py", title="DES noise ceiling", icon="🎯"),
     st.Page("pages/leaderboard.py", title="Leaderboard", icon="🏆"),
+    st.Page("pages/byo.py", title="Bring your own", icon="📤"),
 ]
 st.sidebar.caption("VCC Explorer · perturbation-prediction metrics, visually")
 st.navigation(pages).run()

@@ -17,6 +17,7 @@ from vcc_core.dataset import Dataset, open_dataset
 
 ROOT = Path(__file__).resolve().parent
 BUILTIN = {"Synthetic screen (60 perturbations, 2,000 genes)": "small", "Tiny synthetic (12 perturbations)": "tiny"}
+REGISTERED, SELECT = "registered_datasets", "select_dataset"  # session keys of datasets added by a page
 
 
 def data_dirs() -> list[Path]:
@@ -49,10 +50,17 @@ def load(source: Source) -> Dataset:
 
 
 def source_from_sidebar() -> Source:
-    """Dataset picker in the sidebar; the choice is kept in the URL so a view can be shared."""
-    options = {**BUILTIN, **local_files()}
+    """Dataset picker in the sidebar; the choice is kept in the URL so a view can be shared.
+
+    Datasets registered this session (:func:`register_dataset`) are offered too, and the latest is selected once.
+    """
+    options = {**BUILTIN, **local_files(), **st.session_state.get(REGISTERED, {})}
     labels = list(options)
     wanted = st.query_params.get("data")
+    if (picked := st.session_state.pop(SELECT, None)) in options:
+        # Forget the widget's value so that its index (the new dataset) takes over.
+        st.session_state.pop("dataset_label", None)
+        wanted = picked
     index = next((i for i, lab in enumerate(labels) if options[lab] == wanted or lab == wanted), 0)
     label = st.sidebar.selectbox("Dataset", labels, index=index, key="dataset_label")
     location = options[label]
@@ -63,6 +71,12 @@ def source_from_sidebar() -> Source:
         context_col = st.text_input("Keep only cells where column…", value="", placeholder="e.g. cell_type")
         context_value = st.text_input("…equals", value="", placeholder="e.g. k562")
     return Source(location, pert_col or None, control or None, context_col or None, context_value or None)
+
+
+def register_dataset(label: str, path: Path) -> None:
+    """Offer the file at ``path`` in this session's sidebar picker under ``label``, selected on the next run."""
+    st.session_state.setdefault(REGISTERED, {})[label] = str(path)
+    st.session_state[SELECT] = label
 
 
 def current_dataset() -> Dataset | None:

@@ -5,7 +5,13 @@ import streamlit as st
 import ui
 from vcc_core import plots_ceiling as plots
 from vcc_core.ceiling import ceiling
-from vcc_core.leaderboard import clipping_note, compare, prediction_metrics, score_table, vcc2025_per_metric
+from vcc_core.leaderboard import (
+    clipping_note,
+    compare_available,
+    prediction_metrics,
+    score_table,
+    vcc2025_per_metric,
+)
 from vcc_core.models import REGISTRY
 
 BASELINE = "mean_baseline"
@@ -31,17 +37,20 @@ use_replicate = st.toggle("VCC 2026-style scores (split-half replicates, 3 seeds
 
 bar = st.progress(0.0, text="starting")
 try:
-    table = compare(data, list(dict.fromkeys([BASELINE, *chosen])), progress=lambda f, m: bar.progress(f, text=m))
+    models = list(dict.fromkeys([BASELINE, *chosen]))
+    table, failed = compare_available(data, models, progress=lambda f, m: bar.progress(f, text=m))
+    for model, message in failed.items():
+        st.warning(f"{model} cannot run on this dataset and is left out: {message}")
     if include:
         bar.progress(1.0, text=f"scoring {byo['name']}")
         table.loc[f"uploaded: {byo['name']}"] = prediction_metrics(data, byo["adata"])
     replicate = ceiling(data, seeds=3).replicate_values() if use_replicate else None
+    scores = score_table(table, baseline=BASELINE, replicate=replicate)
+    per_metric = vcc2025_per_metric(table, baseline=BASELINE)
 except ValueError as err:
     st.error(f"Could not score: {err}")
     st.stop()
 bar.empty()
-scores = score_table(table, baseline=BASELINE, replicate=replicate)
-per_metric = vcc2025_per_metric(table, baseline=BASELINE)
 
 st.subheader("Scores")
 st.dataframe(scores.sort_values("vcc2025", ascending=False).style.format("{:.3f}"), key="scores_table")

@@ -8,6 +8,7 @@ from vcc_core.dataset import open_dataset
 from vcc_core.leaderboard import (
     clipping_note,
     compare,
+    compare_available,
     predicted_test_cells,
     prediction_metrics,
     score_table,
@@ -85,3 +86,10 @@ def test_predictions_are_cut_to_the_test_split_and_must_cover_it(tiny):
     partial = everything[everything.obs["target_gene"] != first].copy()
     with pytest.raises(ValueError, match=f"predictions lack 1 of the 4 test perturbations: {first}"):
         predicted_test_cells(dataset, partial)
+
+
+def test_a_model_that_cannot_run_is_reported_and_the_others_scored(tiny):
+    dataset = open_dataset(tiny)
+    table, failed = compare_available(dataset, ["mean_baseline", "gpt"])
+    assert list(table.index) == ["mean_baseline"]
+    assert failed["gpt"].startswith("unknown model 'gpt'")

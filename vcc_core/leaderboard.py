@@ -198,4 +198,31 @@ def prediction_metrics(dataset: Dataset, pred: ad.AnnData, *, profile: str = "fu
     return results.astype("float64").mean()
 
 
-__all__ += ["clipping_note", "predicted_test_cells", "prediction_metrics", "score_table", "vcc2025_per_metric"]
+def compare_available(
+    dataset: Dataset, models, *, profile: str = "full", progress: Progress | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """:func:`compare` of each model that can run on ``dataset``, and the error message of each one that cannot.
+
+    A model may need data that a dataset lacks (``kernel_ridge``: an external screen); the others are still scored.
+    """
+    report = progress or (lambda fraction, message: None)
+    rows, failed = [], {}
+    for i, model in enumerate(models):
+        report(i / len(models), f"{model}: training, expanding to cells, DE, metrics")
+        try:
+            rows.append(compare(dataset, [model], profile=profile))
+        except ValueError as err:
+            failed[model] = str(err)
+    report(1.0, "done")
+    table = pd.concat(rows) if rows else pd.DataFrame(index=pd.Index([], name="model"))
+    return table, failed
+
+
+__all__ += [
+    "clipping_note",
+    "compare_available",
+    "predicted_test_cells",
+    "prediction_metrics",
+    "score_table",
+    "vcc2025_per_metric",
+]
