@@ -29,7 +29,7 @@ from vcc_core.dataset import Dataset
 from vcc_core.de import de_from_anndata
 from vcc_core.evaluate import metric_inputs
 from vcc_core.keys import CONTROL, PERT_COL
-from vcc_core.leaderboard import _log1p_cells, per_perturbation, real_de
+from vcc_core.leaderboard import _log1p_cells, per_perturbation, real_de, real_profiles
 from vcc_core.metrics import MetricInputs, get_metric
 from vcc_core.metrics.de_metrics import significant
 from vcc_core.models.oracle import half_split
@@ -113,7 +113,7 @@ def seed_tables(
     and :func:`floor_des` for the others).
     """
     cells = _log1p_cells(dataset, split_perts(dataset, split))
-    control_mean = pseudobulk(cells, pert_col=dataset.pert_col, control=dataset.control, space="log1p").control
+    control_mean = real_profiles(dataset, split).control
     inputs = half_inputs(cells, seed=seed, pert_col=dataset.pert_col, control=dataset.control)
     return {
         "metrics": per_perturbation(inputs, profile=profile).reset_index(),
@@ -125,8 +125,7 @@ def seed_tables(
 @cached("real_effects", version="1")
 def real_effects(dataset: Dataset, *, split: str = "test") -> pd.DataFrame:
     """Per perturbation of ``split`` in the full real data: ``n_de_real`` (FDR < 0.05) and ``effect_l2`` (‖Δ‖₂)."""
-    cells = _log1p_cells(dataset, split_perts(dataset, split))
-    profiles = pseudobulk(cells, pert_col=dataset.pert_col, control=dataset.control, space="log1p")
+    profiles = real_profiles(dataset, split)
     de = real_de(dataset, split)
     n_de = pd.Series(significant(de.fdr).sum(axis=1), index=de.perts.astype(str))
     perts = profiles.perts.astype(str)
