@@ -99,3 +99,14 @@ def test_bad_predictions_and_oversized_uploads_keep_what_was_loaded(folder, monk
     assert "over the limit of 0.0 MB" in at.error[0].value
     assert at.session_state["byo_predictions"]["name"] == "pred.h5ad"
     assert at.markdown[-1].value == "Predictions in use: `pred.h5ad`, 460 cells."
+
+
+def test_an_uploaded_dataset_joins_the_picker(folder):
+    at = _byo()
+    at.file_uploader(key="dataset_upload").upload("mine.h5ad", (folder / "real.h5ad").read_bytes())
+    at.button[0].click().run()
+    assert not at.exception
+    assert not at.error
+    picker = at.sidebar.selectbox(key="dataset_label")
+    assert picker.value == "mine.h5ad (uploaded)"
+    assert "Tiny synthetic (12 perturbations)" in picker.options
