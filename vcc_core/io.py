@@ -37,7 +37,7 @@ def read_h5ad(path: str | Path, *, backed: bool = False) -> ad.AnnData:
     """Open an ``.h5ad`` file, turning the errors of a missing, empty or broken file into clear ones.
 
     anndata's own read warnings (non-unique names, old formats) are silenced: :func:`validate_dataset`
-    reports what matters, with a fix.
+    reports what matters, with a fix. Repeated cell names (common after concatenating files) are made unique.
     """
     path = Path(path)
     if not path.is_file():
@@ -57,9 +57,12 @@ def read_h5ad(path: str | Path, *, backed: bool = False) -> ad.AnnData:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return ad.read_h5ad(path, backed="r" if backed else None)
+            adata = ad.read_h5ad(path, backed="r" if backed else None)
     except Exception as err:  # h5py/anndata raise many types for a truncated or corrupt file
         raise ValueError(_unreadable(path, err)) from err
+    if not backed and not adata.obs_names.is_unique:
+        adata.obs_names_make_unique()  # cell names play no part, but anndata warns on every copy while they repeat
+    return adata
 
 
 def _unreadable(path: Path, err: Exception) -> str:
@@ -160,7 +163,7 @@ def validate_dataset(adata: ad.AnnData, *, pert_col: str = PERT_COL, control: st
             "set control (--control)"
         )
         raise ValueError(msg)
-    dup = pd.Index(adata.var_names)[pd.Index(adata.var_names).duplicated()]
+    dup = pd.Index(adata.var_names)[pd.Index(adata.var_names).duplicated()].unique()
     if len(dup):
         msg = f"gene names must be unique; duplicated: {', '.join(map(str, dup[:10]))}; rename or drop the repeats"
         raise ValueError(msg)
@@ -237,7 +240,7 @@ def align_genes(pred: ad.AnnData, genes) -> ad.AnnData:
     have = pd.Index(pred.var_names)
     want = pd.Index(genes)
     if have.has_duplicates:
-        dup = have[have.duplicated()]
+        dup = have[have.duplicated()].unique()
         msg = f"predictions repeat gene names: {', '.join(map(str, dup[:10]))}; rename or drop the repeats"
         raise ValueError(msg)
     missing, extra = want.difference(have), have.difference(want)

@@ -91,9 +91,10 @@ def _check_declared(declared, space: Space, *, informative: bool) -> None:
         raise ValueError(msg)
     if informative and declared != space:
         shown = "fractional values (log1p)" if space == "log1p" else "only whole numbers (counts)"
+        wanted = "raw counts" if declared == "counts" else "log1p values"
         msg = (
             f"X is declared {declared!r} in uns[{UNS_SPACE!r}] but holds {shown}; "
-            f"correct uns[{UNS_SPACE!r}] (or delete it) or load {declared} values"
+            f"correct uns[{UNS_SPACE!r}] (or delete it) or load {wanted}"
         )
         raise ValueError(msg)
 
