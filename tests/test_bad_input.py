@@ -25,6 +25,7 @@ from hypothesis import strategies as hs
 from scipy import sparse
 
 from vcc_core.__main__ import main
+from vcc_core.dataset import open_dataset
 from vcc_core.evaluate import evaluate
 from vcc_core.io import MAX_UPLOAD_ENV, MB, check_upload_size, confine_path, max_upload_bytes
 from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
@@ -354,6 +355,24 @@ def test_library_refuses_with_the_exact_message(case, tiny, tmp_path):
     real, pred, options, pattern = _build(case, tiny, tmp_path)
     with pytest.raises(ValueError, match=pattern):
         evaluate(real, pred, **options)
+
+
+def _data_side(pattern: str) -> str | None:
+    """``pattern`` without its ``real data:`` prefix, or None when the entry is not about the real data."""
+    for prefix in ("^" + re.escape("real data: "), "^real data: "):
+        if pattern.startswith(prefix):
+            return "^" + pattern.removeprefix(prefix)
+    return None
+
+
+DATA_ENTRIES = [case for case, (_, pattern) in CATALOGUE.items() if _data_side(pattern)]
+
+
+@pytest.mark.parametrize("case", DATA_ENTRIES)
+def test_dashboard_loader_refuses_bad_data_with_the_same_message(case, tiny, tmp_path):
+    real, _, options, pattern = _build(case, tiny, tmp_path)
+    with pytest.raises(ValueError, match=_data_side(pattern)):
+        open_dataset(real, pert_col=options.get("pert_col"), control=options.get("control"))
 
 
 def _as_file(side, path: Path) -> str:
