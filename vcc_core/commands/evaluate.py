@@ -22,6 +22,21 @@ def register(subparsers) -> None:
     parser.add_argument("--profile", choices=list(PROFILES), default="vcc", help="metric set (default: %(default)s)")
     parser.add_argument("--pert-col", default=PERT_COL, help="perturbation column of obs (default: %(default)s)")
     parser.add_argument("--control", default=CONTROL, help="control label (default: %(default)s)")
+    parser.add_argument(
+        "--scheduler",
+        choices=["inprocess", "dask"],
+        default="inprocess",
+        help="where pseudobulk and DE run: in this process, or on Dask (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--address", help="Dask scheduler (tcp://host:8786) for --scheduler dask; default: a LocalCluster here"
+    )
+    parser.add_argument(
+        "--de-bits",
+        type=int,
+        default=23,
+        help="--scheduler dask: float32 mantissa bits kept when ranking values; 23 is exact (default: %(default)s)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -32,9 +47,26 @@ def run(args) -> int:
     def progress(message: str) -> None:
         print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
-    results, agg = evaluate(
-        args.real, args.pred, pert_col=args.pert_col, control=args.control, profile=args.profile, progress=progress
-    )
+    if args.scheduler == "dask":
+        from vcc_core.distributed import evaluate as evaluate_on_dask
+
+        results, agg = evaluate_on_dask(
+            args.real,
+            args.pred,
+            address=args.address,
+            pert_col=args.pert_col,
+            control=args.control,
+            profile=args.profile,
+            mantissa_bits=args.de_bits,
+            progress=progress,
+        )
+    elif args.address:
+        msg = "--address is the Dask scheduler of --scheduler dask; add --scheduler dask or leave --address out"
+        raise ValueError(msg)
+    else:
+        results, agg = evaluate(
+            args.real, args.pred, pert_col=args.pert_col, control=args.control, profile=args.profile, progress=progress
+        )
     paths = write_results(results, agg, args.out)
     progress(f"wrote {paths[0]} and {paths[1]}")
     means = agg.loc["mean"].astype(float)
