@@ -335,11 +335,14 @@ CATALOGUE = {
     ),
     "all-zero-counts": (
         lambda t, d: (_scaled(t, 0.0), t, {}),
-        exact("every cell has a total count of 0: nothing to normalise; check that X holds the counts"),
+        exact("real data: every cell has a total count of 0: nothing to normalise; check that X holds the counts"),
     ),
     "mostly-empty-cells": (
         lambda t, d: (t, _mostly_empty(t), {}),
-        exact("the median total count is 0 (most cells have no counts); remove the empty cells before loading"),
+        exact(
+            "predictions: the median total count is 0 (most cells have no counts); remove the empty cells before "
+            "loading"
+        ),
     ),
 }
 
@@ -579,22 +582,24 @@ def test_upload_size_limit_defaults_to_2048_mb(monkeypatch):
     monkeypatch.delenv(MAX_UPLOAD_ENV, raising=False)
     assert max_upload_bytes() == 2048 * MB
     check_upload_size(2048 * MB)
-    with pytest.raises(ValueError, match=exact(_too_big(3072.0, 2048.0))):
+    with pytest.raises(ValueError, match=exact(_too_big("3,072", "2,048"))):
         check_upload_size(3 * 1024 * MB)
 
 
 def test_upload_size_limit_follows_the_environment_and_the_argument(monkeypatch):
     monkeypatch.setenv(MAX_UPLOAD_ENV, "1.5")
     check_upload_size(MB)
-    with pytest.raises(ValueError, match=exact(_too_big(2.0, 1.5))):
+    with pytest.raises(ValueError, match=exact(_too_big("2", "1.5"))):
         check_upload_size(2 * MB)
-    with pytest.raises(ValueError, match=exact(_too_big(2.0, 1.0))):
-        check_upload_size(2 * MB, MB)
+    with pytest.raises(ValueError, match=exact(_too_big("1.5", "1"))):
+        check_upload_size(MB + MB // 2, MB)
+    monkeypatch.setenv(MAX_UPLOAD_ENV, "0.01")
+    with pytest.raises(ValueError, match=exact(_too_big("0.0143", "0.01"))):
+        check_upload_size(15_000)
 
 
-def _too_big(size_mb: float, limit_mb: float) -> str:
-    over = f"the upload is {size_mb:,.1f} MB, over the limit of {limit_mb:,.1f} MB"
-    return f"{over}; use a smaller file or raise {MAX_UPLOAD_ENV}"
+def _too_big(size_mb: str, limit_mb: str) -> str:
+    return f"the upload is {size_mb} MB, over the limit of {limit_mb} MB; use a smaller file or raise {MAX_UPLOAD_ENV}"
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])

@@ -96,7 +96,7 @@ def test_bad_predictions_and_oversized_uploads_keep_what_was_loaded(folder, monk
     monkeypatch.setenv("VCC_MAX_UPLOAD_MB", "0.01")
     at.file_uploader(key="predictions_upload").upload("big.h5ad", (folder / "pred.h5ad").read_bytes())
     at.button[1].click().run()
-    assert "over the limit of 0.0 MB" in at.error[0].value
+    assert "over the limit of 0.01 MB" in at.error[0].value
     assert at.session_state["byo_predictions"]["name"] == "pred.h5ad"
     assert at.markdown[-1].value == "Predictions in use: `pred.h5ad`, 460 cells."
 

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import sparse
 
 from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
-from vcc_core.normalize import Space, iter_row_chunks
+from vcc_core.normalize import Space, iter_row_chunks, median_target
 from vcc_core.values import check_values, detect_space
 
 MIN_CELLS = 2
@@ -91,11 +91,15 @@ def check_upload_size(n_bytes: int, limit_bytes: int | None = None) -> None:
     """
     limit = max_upload_bytes() if limit_bytes is None else int(limit_bytes)
     if n_bytes > limit:
-        msg = (
-            f"the upload is {n_bytes / MB:,.1f} MB, over the limit of {limit / MB:,.1f} MB; "
-            f"use a smaller file or raise {MAX_UPLOAD_ENV}"
-        )
+        over = f"the upload is {_mb(n_bytes)}, over the limit of {_mb(limit)}"
+        msg = f"{over}; use a smaller file or raise {MAX_UPLOAD_ENV}"
         raise ValueError(msg)
+
+
+def _mb(n_bytes: int) -> str:
+    """``2,048 MB``, ``1.5 MB``, ``0.01 MB``: three significant digits below 100 MB."""
+    value = n_bytes / MB
+    return f"{value:,.0f} MB" if value >= 100 else f"{value:.3g} MB"
 
 
 def max_upload_bytes() -> int:
@@ -221,12 +225,15 @@ def load_dataset(
 
 
 def _checked(adata: ad.AnnData) -> tuple[ad.AnnData, Space]:
-    """float16 X made float32 (scipy and torch need it), values checked, space detected."""
+    """float16 X made float32 (scipy and torch need it), values checked, space detected, counts normalisable."""
     if not adata.isbacked and np.dtype(adata.X.dtype) == np.float16:
         adata = adata.copy()
         adata.X = adata.X.astype(np.float32)
     check_values(adata.X)
-    return adata, detect_space(adata.X, declared=adata.uns.get(UNS_SPACE))
+    space = detect_space(adata.X, declared=adata.uns.get(UNS_SPACE))
+    if space == "counts" and not adata.isbacked:
+        median_target(adata.X)  # refuses empty cells here, where the side is known, not later when normalising
+    return adata, space
 
 
 def align_genes(pred: ad.AnnData, genes) -> ad.AnnData:
