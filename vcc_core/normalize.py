@@ -48,12 +48,19 @@ def median_target(x, *, totals: np.ndarray | None = None) -> float:
     """The target total ``scanpy.pp.normalize_total`` picks by default for ``x``.
 
     scanpy takes the median over all cells for a CSR matrix and over cells with a non-zero total for
-    a dense one; the same rule is kept so that results match it exactly.
+    a dense one; the same rule is kept so that results match it exactly. ``totals`` may be a subset of
+    the row totals that has the same median (as the distributed path passes).
+
+    Raises
+    ------
+    ValueError
+        Every cell empty, or a median of 0 (scanpy would divide by it).
     """
+    every_row = totals is None
     totals = row_totals(x) if totals is None else totals
     is_csr = sparse.issparse(x) or getattr(x, "format", None) == "csr"
     values = totals if is_csr else totals[totals > 0]
-    if values.size == 0 or not values.any():
+    if values.size == 0 or (every_row and not values.any()):
         msg = "every cell has a total count of 0: nothing to normalise; check that X holds the counts"
         raise ValueError(msg)
     dtype = np.float32 if _dtype_of(x).kind in "iub" else _dtype_of(x)
