@@ -68,15 +68,16 @@ def test_pseudobulk_equals_in_process(client, tiny_path, tiny_ad):
     np.testing.assert_allclose(ours.control, ref.control, rtol=1e-12, atol=1e-12)
 
 
-def test_dense_file_with_empty_cells_and_missing_labels(client, tiny_ad, tmp_path):
+def test_dense_float16_file_with_empty_cells_and_missing_labels(client, tiny_ad, tmp_path):
     adata = tiny_ad.copy()
-    adata.X = adata.X.toarray()
+    adata.X = adata.X.toarray().astype(np.float16)  # the loader makes it float32
     adata.X[[0, 5, 400]] = 0  # cells with a zero total do not count towards the median of a dense matrix
     labels = adata.obs[PERT_COL].astype(object)
     labels.iloc[[3, 500, 501]] = np.nan  # left out, and out of the median too, as evaluate() does
     adata.obs[PERT_COL] = labels
     path = _write(adata, tmp_path / "dense.h5ad")
     kept, _ = load_dataset(adata.copy(), drop_labels=())
+    assert kept.X.dtype == np.float32
     source = vd.open_source(path)
     assert vd.median_targets([source], chunk_rows=97) == [median_target(kept.X)]
     ours, ref = vd.pseudobulk(path, **SMALL), pseudobulk(kept, space="counts")
@@ -174,3 +175,5 @@ def test_prediction_errors_name_the_problem(tiny_path, tiny_ad, tmp_path):
     other = _write(renamed, tmp_path / "other_perturbation.h5ad")
     with pytest.raises(ValueError, match="predictions contain perturbations absent from the data: ZZZ"):
         vd.evaluate(tiny_path, other)
+    with pytest.raises(ValueError, match=r"^real data: .*no control cells: label 'NTC' not found"):
+        vd.evaluate(tiny_path, tiny_path, control="NTC")

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anndata as ad
 import dask
 import h5py
 import numpy as np
@@ -56,8 +57,8 @@ from scipy import sparse
 
 from vcc_core import rank_histogram as rh
 from vcc_core.de import DEResult, benjamini_hochberg, fold_changes, mwu_pvalues
-from vcc_core.evaluate import evaluate_profiles
-from vcc_core.io import align_genes, detect_space, read_h5ad, validate_dataset
+from vcc_core.evaluate import _check_same_perturbations, evaluate_profiles
+from vcc_core.io import align_genes, load_dataset, load_predictions, read_h5ad, validate_dataset
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.normalize import DEFAULT_CHUNK_ROWS, Space, median_target, normalize_block, row_totals
@@ -109,44 +110,74 @@ class Part:
 
 
 def open_source(
-    path: str | Path,
-    *,
-    pert_col: str = PERT_COL,
-    control: str = CONTROL,
-    genes=None,
-    space: Space | None = None,
+    path: str | Path, *, pert_col: str = PERT_COL, control: str = CONTROL, space: Space | None = None
 ) -> Source:
-    """Read ``obs``/``var`` of an ``.h5ad``, validate them, and detect the value space from a sample of ``X``.
+    """A data file checked as :func:`vcc_core.io.load_dataset` checks it (``obs``, ``var``, a sample of ``X``).
 
-    ``genes``: output gene order (a prediction is aligned to the real genes); ``space`` None detects it.
+    ``space`` None takes the detected one. Cells without a label are left out, as ``evaluate`` does.
 
     Raises
     ------
     ValueError
-        As :func:`vcc_core.io.load_dataset` and :func:`vcc_core.io.align_genes` do.
+        With the messages of :func:`vcc_core.io.load_dataset`.
+    """
+    adata, detected = load_dataset(path, pert_col=pert_col, control=control, drop_labels=(), backed=True)
+    try:
+        return _source(adata, pert_col=pert_col, control=control, space=space or detected)
+    finally:
+        adata.file.close()
+
+
+def open_predictions(path: str | Path, *, real: Source, pert_col: str = PERT_COL, control: str = CONTROL) -> Source:
+    """A prediction file checked against ``real`` as :func:`vcc_core.io.load_predictions` checks it.
+
+    Its genes are taken in the order of ``real`` (the tasks reorder the columns they read).
+
+    Raises
+    ------
+    ValueError
+        With the messages of :func:`vcc_core.io.load_predictions` (all starting with ``predictions``).
     """
     adata = read_h5ad(path, backed=True)
     try:
-        validate_dataset(adata, pert_col=pert_col, control=control)
-        columns, names = None, np.asarray(adata.var_names, dtype=object)
-        if genes is not None:
-            aligned = align_genes(adata[:0].to_memory(), genes).var_names
-            columns, names = adata.var_names.get_indexer(aligned), np.asarray(aligned, dtype=object)
-            columns = None if np.array_equal(columns, np.arange(adata.n_vars)) else columns
-        labels = adata.obs[pert_col]
-        labels = labels.astype(str).where(labels.notna())
-        space = detect_space(adata.X) if space is None else space
-        stored, is_sparse = np.dtype(adata.X.dtype), not isinstance(adata.X, h5py.Dataset)
+        try:
+            validate_dataset(adata, pert_col=pert_col, control=control)
+            aligned = align_genes(adata[:0].to_memory(), real.genes).var_names
+        except ValueError as err:
+            text = str(err)
+            raise ValueError(text if text.startswith("predictions") else f"predictions: {text}") from err
+        # A backed file cannot be reordered in place, so its other checks run against the real labels with the
+        # prediction's own gene order; the genes were compared just above.
+        stand_in = _labels_only(real.groups, pert_col=pert_col, genes=adata.var_names)
+        adata, space = load_predictions(adata, real=stand_in, pert_col=pert_col, control=control)
+        return _source(adata, pert_col=pert_col, control=control, space=space, genes=aligned)
     finally:
         adata.file.close()
-    codes, groups = group_codes(labels, control=control)
+
+
+def _labels_only(labels, *, pert_col: str, genes=()) -> ad.AnnData:
+    """An AnnData without values: one cell per label, and ``genes``."""
+    obs = pd.DataFrame({pert_col: np.asarray(labels, dtype=object)}, index=[str(i) for i in range(len(labels))])
+    return ad.AnnData(obs=obs, var=pd.DataFrame(index=pd.Index(genes, dtype=object)))
+
+
+def _source(adata: ad.AnnData, *, pert_col: str, control: str, space: Space, genes=None) -> Source:
+    """The :class:`Source` of a checked, backed AnnData; ``genes``: output order (default: the file's)."""
+    columns, names = None, np.asarray(adata.var_names, dtype=object)
+    if genes is not None:
+        columns, names = adata.var_names.get_indexer(genes), np.asarray(genes, dtype=object)
+        columns = None if np.array_equal(columns, np.arange(adata.n_vars)) else columns
+    labels = adata.obs[pert_col]
+    codes, groups = group_codes(labels.astype(str).where(labels.notna()), control=control)
     de_groups = np.flatnonzero(groups != "")
     remap = np.full(groups.size + 1, -1, dtype=np.int64)  # last slot: code -1 stays -1
     remap[de_groups] = np.arange(de_groups.size)
+    stored = np.dtype(adata.X.dtype)
+    stored = np.dtype(np.float32) if stored == np.float16 else stored  # as the loader converts it
     dtype = np.dtype(np.float32) if space == "counts" and stored.kind in "iub" else stored
-    de_perts = groups[de_groups][1:]
-    fields = (names, columns, codes, groups, remap[codes], de_perts, space, is_sparse, dtype)
-    return Source(str(Path(path).resolve()), *fields)
+    is_sparse = not isinstance(adata.X, h5py.Dataset)
+    fields = (names, columns, codes, groups, remap[codes], groups[de_groups][1:], space, is_sparse, dtype)
+    return Source(str(Path(adata.filename).resolve()), *fields)
 
 
 def profiles_and_de(
@@ -255,6 +286,8 @@ def _read_rows(path: str, rows: slice, columns: np.ndarray | None):
     with h5py.File(path, "r") as f:
         elem = f["X"]
         block = elem[rows] if isinstance(elem, h5py.Dataset) else sparse.csr_matrix(sparse_dataset(elem)[rows])
+    if block.dtype == np.float16:  # the loader makes float16 float32 (scipy and torch need it)
+        block = block.astype(np.float32)
     return block if columns is None else block[:, columns]
 
 
@@ -361,9 +394,13 @@ def evaluate(
     need_de = any(get_metric(n).kind == "de" for n in names)
     say = progress or (lambda _msg: None)
     say("reading obs and var of the real and predicted files")
-    real_src = open_source(real, pert_col=pert_col, control=control)
-    pred_src = open_source(pred, pert_col=pert_col, control=control, genes=real_src.genes)
-    _check_perturbations(real_src, pred_src)
+    try:
+        real_src = open_source(real, pert_col=pert_col, control=control)
+    except ValueError as err:
+        raise ValueError(f"real data: {err}") from err
+    pred_src = open_predictions(pred, real=real_src, pert_col=pert_col, control=control)
+    real_labels, pred_labels = (_labels_only(s.groups, pert_col=pert_col) for s in (real_src, pred_src))
+    _check_same_perturbations(real_labels, pred_labels, pert_col=pert_col)
     say(f"connecting to {address}" if address else "starting a local Dask cluster")
     with connect(address, **(cluster_kwargs or {})) as client:
         workers = len(client.scheduler_info()["workers"])
@@ -373,18 +410,6 @@ def evaluate(
     (real_p, real_de), (pred_p, pred_de) = sides
     dtypes = (_value_dtype(real_src), _value_dtype(pred_src))
     return evaluate_profiles(real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=dtypes)
-
-
-def _check_perturbations(real: Source, pred: Source) -> None:
-    """The checks of :func:`vcc_core.io.load_predictions` and :func:`vcc_core.evaluate.evaluate` on labels."""
-    have, want = set(pred.groups), set(real.groups)
-    if have - want:
-        msg = f"predictions contain perturbations absent from the data: {', '.join(sorted(have - want)[:10])}"
-        raise ValueError(msg)
-    if want - have:
-        missing = sorted(want - have)
-        msg = f"the prediction has no cells for {len(missing)} perturbation(s) of the data: {', '.join(missing[:10])}"
-        raise ValueError(msg)
 
 
 def _value_dtype(source: Source) -> np.dtype:
