@@ -68,6 +68,13 @@ def test_pseudobulk_equals_in_process(client, tiny_path, tiny_ad):
     np.testing.assert_allclose(ours.control, ref.control, rtol=1e-12, atol=1e-12)
 
 
+def test_pseudobulk_of_raw_counts_is_exact(client, tiny_path, tiny_ad):
+    ours = vd.pseudobulk(tiny_path, space="log1p", **SMALL)  # values taken as stored: integer sums are exact
+    ref = pseudobulk(tiny_ad, space="log1p")
+    np.testing.assert_array_equal(ours.means, ref.means)
+    np.testing.assert_array_equal(ours.control, ref.control)
+
+
 def test_dense_float16_file_with_empty_cells_and_missing_labels(client, tiny_ad, tmp_path):
     adata = tiny_ad.copy()
     adata.X = adata.X.toarray().astype(np.float16)  # the loader makes it float32
