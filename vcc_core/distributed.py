@@ -1,8 +1,8 @@
 """Pseudobulk and Wilcoxon DE of ``.h5ad`` files on a Dask cluster, equal to the in-process path.
 
-The client reads only ``obs`` and ``var``; every task opens the file with h5py and reads one range of rows of
-``X`` (CSR or dense). Counts are normalised as :mod:`vcc_core.normalize` does: a first pass histograms the
-per-cell totals (histograms add up; the median is picked from the merged one by the rule of
+The client reads only ``obs`` and ``var``; every task opens the file and reads one range of rows of ``X``
+(CSR or dense; :mod:`vcc_core.h5ad_rows`). Counts are normalised as :mod:`vcc_core.normalize` does: a first
+pass histograms the per-cell totals (histograms add up; the median is picked from the merged one by the rule of
 :func:`vcc_core.normalize.median_target`), then each task normalises its rows with that target and returns,
 per block of genes, its group sums (float64) and the histogram of its values (:mod:`vcc_core.rank_histogram`).
 Blocks are merged in trees of :data:`SPLIT_EVERY` and finished where they were merged, so no machine holds
@@ -45,12 +45,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import anndata as ad
 import dask
-import h5py
 import numpy as np
 import pandas as pd
-from anndata.io import sparse_dataset
 from dask.delayed import delayed
 from distributed import Client, LocalCluster
 from scipy import sparse
@@ -58,35 +55,15 @@ from scipy import sparse
 from vcc_core import rank_histogram as rh
 from vcc_core.de import DEResult, benjamini_hochberg, fold_changes, mwu_pvalues
 from vcc_core.evaluate import _check_same_perturbations, evaluate_profiles
-from vcc_core.io import align_genes, load_dataset, load_predictions, read_h5ad, validate_dataset
+from vcc_core.h5ad_rows import Source, labels_only, open_predictions, open_source, read_rows
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.normalize import DEFAULT_CHUNK_ROWS, Space, median_target, normalize_block, row_totals
-from vcc_core.pseudobulk import Profiles, group_codes, group_sums
+from vcc_core.pseudobulk import Profiles, group_sums
 
 SPLIT_EVERY = 8
 GENES_PER_BLOCK = 1024
 DEFAULT_MANTISSA_BITS = 23
-
-
-@dataclass(frozen=True)
-class Source:
-    """What the client knows of one file; the matrix stays on disk.
-
-    ``columns`` maps output genes to file columns (None: same order); ``codes``/``groups`` are the pseudobulk
-    groups (control first, -1: cell left out), ``de_codes``/``de_perts`` those of the DE (empty labels left out).
-    """
-
-    path: str
-    genes: np.ndarray
-    columns: np.ndarray | None
-    codes: np.ndarray
-    groups: np.ndarray
-    de_codes: np.ndarray
-    de_perts: np.ndarray
-    space: Space
-    is_sparse: bool
-    dtype: np.dtype
 
 
 @dataclass(frozen=True)
@@ -107,77 +84,6 @@ class Part:
 
     sums: np.ndarray
     histogram: rh.Histogram | None
-
-
-def open_source(
-    path: str | Path, *, pert_col: str = PERT_COL, control: str = CONTROL, space: Space | None = None
-) -> Source:
-    """A data file checked as :func:`vcc_core.io.load_dataset` checks it (``obs``, ``var``, a sample of ``X``).
-
-    ``space`` None takes the detected one. Cells without a label are left out, as ``evaluate`` does.
-
-    Raises
-    ------
-    ValueError
-        With the messages of :func:`vcc_core.io.load_dataset`.
-    """
-    adata, detected = load_dataset(path, pert_col=pert_col, control=control, drop_labels=(), backed=True)
-    try:
-        return _source(adata, pert_col=pert_col, control=control, space=space or detected)
-    finally:
-        adata.file.close()
-
-
-def open_predictions(path: str | Path, *, real: Source, pert_col: str = PERT_COL, control: str = CONTROL) -> Source:
-    """A prediction file checked against ``real`` as :func:`vcc_core.io.load_predictions` checks it.
-
-    Its genes are taken in the order of ``real`` (the tasks reorder the columns they read).
-
-    Raises
-    ------
-    ValueError
-        With the messages of :func:`vcc_core.io.load_predictions` (all starting with ``predictions``).
-    """
-    adata = read_h5ad(path, backed=True)
-    try:
-        try:
-            validate_dataset(adata, pert_col=pert_col, control=control)
-            aligned = align_genes(adata[:0].to_memory(), real.genes).var_names
-        except ValueError as err:
-            text = str(err)
-            raise ValueError(text if text.startswith("predictions") else f"predictions: {text}") from err
-        # A backed file cannot be reordered in place, so its other checks run against the real labels with the
-        # prediction's own gene order; the genes were compared just above.
-        stand_in = _labels_only(real.groups, pert_col=pert_col, genes=adata.var_names)
-        adata, space = load_predictions(adata, real=stand_in, pert_col=pert_col, control=control)
-        return _source(adata, pert_col=pert_col, control=control, space=space, genes=aligned)
-    finally:
-        adata.file.close()
-
-
-def _labels_only(labels, *, pert_col: str, genes=()) -> ad.AnnData:
-    """An AnnData without values: one cell per label, and ``genes``."""
-    obs = pd.DataFrame({pert_col: np.asarray(labels, dtype=object)}, index=[str(i) for i in range(len(labels))])
-    return ad.AnnData(obs=obs, var=pd.DataFrame(index=pd.Index(genes, dtype=object)))
-
-
-def _source(adata: ad.AnnData, *, pert_col: str, control: str, space: Space, genes=None) -> Source:
-    """The :class:`Source` of a checked, backed AnnData; ``genes``: output order (default: the file's)."""
-    columns, names = None, np.asarray(adata.var_names, dtype=object)
-    if genes is not None:
-        columns, names = adata.var_names.get_indexer(genes), np.asarray(genes, dtype=object)
-        columns = None if np.array_equal(columns, np.arange(adata.n_vars)) else columns
-    labels = adata.obs[pert_col]
-    codes, groups = group_codes(labels.astype(str).where(labels.notna()), control=control)
-    de_groups = np.flatnonzero(groups != "")
-    remap = np.full(groups.size + 1, -1, dtype=np.int64)  # last slot: code -1 stays -1
-    remap[de_groups] = np.arange(de_groups.size)
-    stored = np.dtype(adata.X.dtype)
-    stored = np.dtype(np.float32) if stored == np.float16 else stored  # as the loader converts it
-    dtype = np.dtype(np.float32) if space == "counts" and stored.kind in "iub" else stored
-    is_sparse = not isinstance(adata.X, h5py.Dataset)
-    fields = (names, columns, codes, groups, remap[codes], groups[de_groups][1:], space, is_sparse, dtype)
-    return Source(str(Path(adata.filename).resolve()), *fields)
 
 
 def profiles_and_de(
@@ -281,18 +187,8 @@ def _blocks(source: Source, plan: Plan, *, chunk_rows: int) -> list:
     return [delayed(_finish_block)(_tree([p[j] for p in parts], _merge_parts), plan, sizes, j) for j in range(n_blocks)]
 
 
-def _read_rows(path: str, rows: slice, columns: np.ndarray | None):
-    """Rows of ``X`` as CSR or a dense array, columns in output order."""
-    with h5py.File(path, "r") as f:
-        elem = f["X"]
-        block = elem[rows] if isinstance(elem, h5py.Dataset) else sparse.csr_matrix(sparse_dataset(elem)[rows])
-    if block.dtype == np.float16:  # the loader makes float16 float32 (scipy and torch need it)
-        block = block.astype(np.float32)
-    return block if columns is None else block[:, columns]
-
-
 def _chunk_totals(path: str, start: int, stop: int, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    totals = row_totals(_read_rows(path, slice(start, stop), None), chunk_rows=stop - start)[keep]
+    totals = row_totals(read_rows(path, slice(start, stop), None), chunk_rows=stop - start)[keep]
     return np.unique(totals, return_counts=True)
 
 
@@ -303,7 +199,7 @@ def _merge_totals(*parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np
 
 
 def _chunk_parts(path: str, rows: slice, columns, codes: np.ndarray, de_codes: np.ndarray, plan: Plan) -> tuple:
-    block = _read_rows(path, rows, columns)
+    block = read_rows(path, rows, columns)
     if plan.target is not None:
         block = normalize_block(block, target_sum=plan.target)
     sums = group_sums(block, codes, plan.n_groups, chunk_rows=max(block.shape[0], 1))
@@ -399,7 +295,7 @@ def evaluate(
     except ValueError as err:
         raise ValueError(f"real data: {err}") from err
     pred_src = open_predictions(pred, real=real_src, pert_col=pert_col, control=control)
-    real_labels, pred_labels = (_labels_only(s.groups, pert_col=pert_col) for s in (real_src, pred_src))
+    real_labels, pred_labels = (labels_only(s.groups, pert_col=pert_col) for s in (real_src, pred_src))
     _check_same_perturbations(real_labels, pred_labels, pert_col=pert_col)
     say(f"connecting to {address}" if address else "starting a local Dask cluster")
     with connect(address, **(cluster_kwargs or {})) as client:
