@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
+from scipy import sparse
 
 from vcc_core import distributed as vd
 from vcc_core.__main__ import main
@@ -90,6 +91,14 @@ def test_dense_float16_file_with_empty_cells_and_missing_labels(client, tiny_ad,
     ours, ref = vd.pseudobulk(path, **SMALL), pseudobulk(kept, space="counts")
     np.testing.assert_array_equal(ours.n_cells, ref.n_cells)
     np.testing.assert_allclose(ours.means, ref.means, rtol=1e-12, atol=1e-12)
+
+
+def test_empty_counts_are_refused(client, tiny_ad, tmp_path):
+    empty = tiny_ad.copy()
+    empty.X = sparse.csr_matrix(empty.shape, dtype=np.float32)
+    path = _write(empty, tmp_path / "empty.h5ad")
+    with pytest.raises(ValueError, match="every cell has a total count of 0: nothing to normalise"):
+        vd.pseudobulk(path)
 
 
 def test_de_of_raw_counts_is_exact(client, tiny_path, tiny_ad):

@@ -169,7 +169,7 @@ def _median_from_histogram(source: Source, values: np.ndarray, counts: np.ndarra
         counts = np.where(values > 0, counts, 0)
     n = int(counts.sum())
     like = sparse.csr_matrix((0, 1), dtype=source.dtype) if source.is_sparse else np.empty((0, 1), source.dtype)
-    if n == 0:
+    if n == 0 or not values[counts > 0].any():  # no cell, or only empty ones: median_target's own message
         return median_target(like, totals=np.zeros(0))
     middle = values[np.searchsorted(np.cumsum(counts), [(n - 1) // 2, n // 2], side="right")]
     return median_target(like, totals=middle)  # the median of the two middle values is the median of all
