@@ -73,13 +73,15 @@ def evaluate(
     names = metrics if metrics is not None else profile_metrics(profile)
     need_de = any(get_metric(n).kind == "de" for n in names)
     say = progress or (lambda _msg: None)
-    say("loading real and predicted data")
     try:
         real_ad, real_space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
     except ValueError as err:
         raise ValueError(f"real data: {err}") from err
     pred_ad, pred_space = load_predictions(pred, real=real_ad, pert_col=pert_col, control=control)
     _check_same_perturbations(real_ad, pred_ad, pert_col=pert_col)
+    _check_pds(names, len(set(real_ad.obs[pert_col].astype(str)) - {control}))
+    # Said once the inputs are known good, so that a refused input is the only line a user sees.
+    say(f"loaded real data ({real_ad.n_obs:,} cells, {real_space}) and predictions ({pred_ad.n_obs:,}, {pred_space})")
     sides = {}
     for side, adata, space in (("real", real_ad, real_space), ("pred", pred_ad, pred_space)):
         if space == "counts":
@@ -161,13 +163,7 @@ def compute_metrics(inputs: MetricInputs, names: list[str]) -> pd.DataFrame:
 
     Raises ``ValueError`` when a PDS metric is asked for with fewer than 2 perturbations (no ranking exists).
     """
-    pds = [n for n in names if n.startswith("discrimination_score")]
-    if pds and inputs.perts.size < 2:
-        msg = (
-            f"PDS ranks perturbations against each other and needs at least 2 (got {inputs.perts.size}); "
-            "add perturbations or leave out the discrimination_score metrics (e.g. profile 'de')"
-        )
-        raise ValueError(msg)
+    _check_pds(names, inputs.perts.size)
     columns = {}
     for name in names:
         for column, values in get_metric(name).compute(inputs).items():
@@ -216,6 +212,15 @@ def to_long(results: pd.DataFrame) -> pd.DataFrame:
 def _value_dtype(x) -> np.dtype:
     dtype = np.dtype(x.dtype)
     return dtype if dtype.kind == "f" and dtype.itemsize >= 4 else np.dtype(np.float32)
+
+
+def _check_pds(names: list[str], n_perts: int) -> None:
+    if n_perts < 2 and any(n.startswith("discrimination_score") for n in names):
+        msg = (
+            f"PDS ranks perturbations against each other and needs at least 2 (got {n_perts}); "
+            "add perturbations or leave out the discrimination_score metrics (e.g. profile 'de')"
+        )
+        raise ValueError(msg)
 
 
 def _check_same_perturbations(real: ad.AnnData, pred: ad.AnnData, *, pert_col: str) -> None:
