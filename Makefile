@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# Largest upload in MB, for Streamlit's widget and for vcc_core.io.check_upload_size alike.
+export VCC_MAX_UPLOAD_MB ?= 2048
 
 .PHONY: app test lint install clean
 
@@ -15,7 +17,8 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 app: install
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.maxUploadSize $(VCC_MAX_UPLOAD_MB) \
+		--browser.gatherUsageStats false
 
 lint: install
 	$(VENV)/bin/ruff check .
