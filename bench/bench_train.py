@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from vcc_core.dataset import open_dataset
 from vcc_core.device import get_device

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_"))
+PAGES = sorted(p.name for p in (ROOT / "views").glob("*.py") if not p.name.startswith("_"))
 
 
 def _run(page: str | None = None, *, data: str | None = None) -> AppTest:
@@ -14,7 +14,7 @@ def _run(page: str | None = None, *, data: str | None = None) -> AppTest:
     if data:
         at.query_params["data"] = data
     if page:
-        at.switch_page(f"pages/{page}")
+        at.switch_page(f"views/{page}")
     return at.run()
 
 

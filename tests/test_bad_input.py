@@ -725,7 +725,7 @@ def test_random_inputs_evaluate_or_raise_our_value_error(pair, profile):
 
 # --------------------------------------------------------------------------------------------------------- safety
 
-SOURCES = sorted([*(ROOT / "vcc_core").rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "ui.py", ROOT / "app.py"])
+SOURCES = sorted([*(ROOT / "vcc_core").rglob("*.py"), *(ROOT / "views").glob("*.py"), ROOT / "ui.py", ROOT / "app.py"])
 UNSAFE_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"}
 
 

@@ -46,7 +46,7 @@ def folder(tmp_path, monkeypatch) -> Path:
 def _byo() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.query_params["data"] = "tiny"
-    at.switch_page("pages/byo.py")
+    at.switch_page("views/byo.py")
     return at.run()
 
 

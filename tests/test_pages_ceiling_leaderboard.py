@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _app(page: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.query_params["data"] = "tiny"
-    at.switch_page(f"pages/{page}")
+    at.switch_page(f"views/{page}")
     return at
 
 

@@ -16,7 +16,7 @@ def _run(page: str, **params) -> AppTest:
     at.query_params["data"] = "tiny"
     for key, value in params.items():
         at.query_params[key] = value
-    at.switch_page(f"pages/{page}")
+    at.switch_page(f"views/{page}")
     return at.run()
 
 

@@ -137,10 +137,19 @@ def sweep_curves(
                     annotation_text=f"{model}: s→{'0' if row['limit'] == 'zero' else '∞'}",
                 )
         if optimum and model in optimum:
-            fig.add_vline(x=optimum[model], line={"dash": "dot", "color": color}, annotation_text=f"best s {model}")
+            # Annotations on a log axis take log10 coordinates (shapes take data ones), so the label is placed apart.
+            fig.add_vline(x=optimum[model], line={"dash": "dot", "color": color})
+            fig.add_annotation(
+                x=np.log10(optimum[model]), y=1, yref="paper", text=f"best s {model}", showarrow=False, yanchor="bottom"
+            )
     if n_perts:
         fig.add_hline(y=(n_perts + 1) / (2 * n_perts), line_color="grey", annotation_text="(N+1)/(2N)")
-    fig.update_xaxes(type="log", title="scale s (prediction = control + s · Δ)")
+    scales = np.concatenate([np.asarray(frame.index, dtype=float) for frame in curves.values()])
+    fig.update_xaxes(
+        type="log",
+        title="scale s (prediction = control + s · Δ)",
+        range=[np.log10(scales.min()) - 0.05, np.log10(scales.max()) + 0.05],
+    )
     fig.update_yaxes(type="log" if log_y else "linear", title=METRIC_LABELS.get(metric, metric))
     return _style(fig, title=f"{METRIC_LABELS.get(metric, metric)} vs output scale", height=380)
 

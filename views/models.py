@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from vcc_core.leaderboard import compare
+from vcc_core.leaderboard import compare_available
 from vcc_core.models import REGISTRY
 from vcc_core.submission import to_submission
 from vcc_core.training import train_predict
@@ -28,12 +28,13 @@ if not chosen:
     st.stop()
 
 bar = st.progress(0.0, text="starting")
-try:
-    table = compare(data, chosen, progress=lambda f, msg: bar.progress(f, text=msg))
-except ValueError as err:
-    st.error(f"Could not score the models: {err}")
-    st.stop()
+table, failed = compare_available(data, chosen, progress=lambda f, msg: bar.progress(f, text=msg))
 bar.empty()
+for model, message in failed.items():
+    st.warning(f"{model} cannot run on this dataset and is left out: {message}")
+chosen = [m for m in chosen if m not in failed]
+if not chosen:
+    st.stop()
 
 headline = ["overlap_at_N", "discrimination_score_l1", "mae", "pearson_delta", "discrimination_score_cosine"]
 st.subheader("Leaderboard")

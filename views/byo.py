@@ -72,4 +72,4 @@ except (ValueError, FileNotFoundError) as err:
 
 if byo := st.session_state.get("byo_predictions"):
     st.write(f"Predictions in use: `{byo['name']}`, {byo['adata'].n_obs:,} cells.")
-    st.page_link("pages/leaderboard.py", label="Open the Leaderboard", icon="🏆")
+    st.page_link("views/leaderboard.py", label="Open the Leaderboard", icon=":material/leaderboard:")

@@ -1,0 +1,288 @@
+"""End to end: the dashboard served by ``streamlit run`` and driven in Debian's Chromium with Playwright.
+
+Every page is visited and its main control used; no page may show an exception or an error box (the
+Bring-your-own page must show one for a path outside the data folders, and then load a good file). Screenshots
+and the interaction latencies (action to the end of the rerun, timed in the browser) are written to
+``$VCC_E2E_OUT`` (default: the test's temporary folder). ``$VCC_E2E_DATA`` picks the dataset (default ``tiny``;
+``small`` is the app's default dataset; a path to a VCC-size file works when its cache was precomputed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from vcc_core.simulate import write_simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"]
+RUN_TIMEOUT_MS = int(os.environ.get("VCC_E2E_TIMEOUT_S", "300")) * 1000
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (.ci/run installs it with apt-get)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("VCC_E2E_OUT") or tmp_path_factory.mktemp("e2e"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """The app's only data folder, holding one small real-layout file for the Bring-your-own page."""
+    folder = tmp_path_factory.mktemp("data")
+    write_simulation(folder / "tiny_upload.h5ad", "tiny", seed=5)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(data_dir, out_dir):
+    port = _free_port()
+    dirs = os.pathsep.join(filter(None, [str(data_dir), os.environ.get("VCC_E2E_DATA_DIRS")]))
+    env = {**os.environ, "VCC_DATA_DIRS": dirs, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    cmd += ["--server.fileWatcherType", "none"]
+    log = (out_dir / "server.log").open("w")
+    STARTED["server"] = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        log.close()
+        pytest.fail(f"streamlit did not start:\n{(out_dir / 'server.log').read_text()}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    # Tall, so a full-page screenshot holds the whole page (Streamlit scrolls inside its own container).
+    context = browser.new_context(viewport={"width": 1500, "height": 2600})
+    page = context.new_page()
+    page.set_default_timeout(RUN_TIMEOUT_MS)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def latencies(out_dir):
+    found: dict[str, list[float]] = {}
+    yield found
+    (out_dir / "latency.json").write_text(json.dumps(found, indent=2))
+
+
+DATA = os.environ.get("VCC_E2E_DATA", "tiny")
+STARTED: dict[str, float] = {}
+
+_WATCH = """() => {
+  window.__states = [];
+  if (!window.__watching) {
+    // The whole document is watched: the app's root element can be replaced between runs.
+    new MutationObserver(records => records.forEach(r => window.__states.push(
+        [performance.now(), r.target.getAttribute('data-test-script-state')])))
+      .observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+    window.__watching = true;
+  }
+  window.__t0 = performance.now();
+}"""
+_RERUN_DONE = """() => {
+  const s = window.__states, i = s.findIndex(x => x[1] === 'running');
+  return i >= 0 && s.slice(i).some(x => x[1] === 'notRunning');
+}"""
+_LATENCY = """() => {
+  const s = window.__states, i = s.findIndex(x => x[1] === 'running');
+  return s.slice(i).find(x => x[1] === 'notRunning')[0] - window.__t0;
+}"""
+
+
+def open_page(page, url: str, *, charts: int = 0, tables: int = 0) -> None:
+    """Open ``url`` and wait until the run is over and at least ``charts`` plotly charts and ``tables`` show."""
+    page.goto(url)
+    page.wait_for_function(
+        """([charts, tables]) => {
+          const app = document.querySelector('[data-testid="stApp"]');
+          return app && app.getAttribute('data-test-script-state') === 'notRunning'
+            && document.querySelector('h1') !== null
+            && document.querySelectorAll('[data-testid="stPlotlyChart"]').length >= charts
+            && document.querySelectorAll('[data-testid="stDataFrame"]').length >= tables;
+        }""",
+        arg=[charts, tables],
+    )
+    page.wait_for_timeout(300)  # let the last deltas paint
+
+
+def act(page, action) -> float:
+    """Run ``action`` (a user interaction) and wait for the rerun it triggers; returns its latency in seconds."""
+    page.evaluate(_WATCH)
+    action()
+    try:
+        page.wait_for_function(_RERUN_DONE)
+    except sync_api.TimeoutError as err:
+        raise AssertionError(f"no rerun seen; script states {page.evaluate('window.__states')}") from err
+    page.wait_for_timeout(200)
+    return page.evaluate(_LATENCY) / 1000
+
+
+def assert_no_errors(page, name: str) -> None:
+    exceptions = page.locator('[data-testid="stException"]')
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    texts = [t for t in exceptions.all_inner_texts() + errors.all_inner_texts()]
+    assert not texts, f"{name}: {texts}"
+
+
+def shot(page, out_dir: Path, name: str) -> None:
+    page.screenshot(path=str(out_dir / f"{name}.png"), full_page=True)
+
+
+def test_dataset_page(page, server, out_dir, latencies):
+    open_page(page, f"{server}/?data={DATA}", charts=4)
+    latencies["server_start_to_dataset_page"] = [time.monotonic() - STARTED["server"]]  # the first page served
+    assert page.get_by_text("Cells", exact=True).first.is_visible()
+    page.get_by_text("Knockdown table").click()  # expanders open in the browser, without a rerun
+    assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    act(page, lambda: page.get_by_role("option", name="tiny_upload.h5ad").click())
+    assert page.get_by_text("tiny_upload.h5ad · values read as").is_visible()
+    assert_no_errors(page, "dataset")
+    shot(page, out_dir, "1_dataset")
+
+
+def test_models_page(page, server, out_dir):
+    open_page(page, f"{server}/models?data={DATA}", tables=1)
+    assert page.get_by_text("Leaderboard").first.is_visible()
+    act(page, lambda: page.get_by_text("counts", exact=True).click())
+    assert_no_errors(page, "models")
+    shot(page, out_dir, "2_models")
+
+
+def test_explorer_page(page, server, out_dir, latencies):
+    open_page(page, f"{server}/explorer?data={DATA}", charts=3)
+    box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Test perturbations")
+    times = []
+    for _ in range(2):
+        box.locator("input").click()
+        option = page.get_by_role("option").filter(has_not_text="Select all").first
+        option.wait_for()
+        times.append(act(page, option.click))
+        page.keyboard.press("Escape")
+    latencies["explorer_add_perturbation"] = times
+    assert page.locator('[data-testid="stTab"]').count() >= 2
+    assert_no_errors(page, "explorer")
+    shot(page, out_dir, "3_explorer")
+
+
+def test_sweep_slider(page, server, out_dir, latencies):
+    open_page(page, f"{server}/sweep?data={DATA}", charts=1, tables=1)
+    thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    times = []
+    for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowLeft"):
+        thumb.focus()
+        times.append(act(page, lambda k=key: page.keyboard.press(k)))
+    latencies["sweep_slider"] = times
+    assert thumb.get_attribute("aria-valuetext") != "1"
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
+    assert page.locator('[data-testid="stSliderThumbValue"]').first.inner_text() != "1"
+    assert_no_errors(page, "sweep")
+    shot(page, out_dir, "4_sweep")
+
+
+def test_ceiling_page(page, server, out_dir):
+    open_page(page, f"{server}/ceiling?data={DATA}", charts=3)
+    assert_no_errors(page, "ceiling")
+    shot(page, out_dir, "5_ceiling")
+
+
+def test_leaderboard_page(page, server, out_dir):
+    open_page(page, f"{server}/leaderboard?data={DATA}", charts=1, tables=1)
+    assert_no_errors(page, "leaderboard")
+    shot(page, out_dir, "6_leaderboard")
+
+
+def test_bring_your_own_path(page, server, out_dir, data_dir):
+    open_page(page, f"{server}/byo?data={DATA}")
+    field = page.get_by_label("Path", exact=False).first
+    field.fill("/etc/passwd")
+    act(page, lambda: field.press("Enter"))
+    errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+    assert any("outside" in e for e in errors), errors
+    field.fill(str(data_dir / "tiny_upload.h5ad"))
+    act(page, lambda: field.press("Enter"))
+    assert_no_errors(page, "byo")
+    shot(page, out_dir, "7_byo")
+
+
+def test_eight_sessions_at_once_keep_their_own_choices(browser, server, out_dir):
+    """Eight browser sessions on one server at once: four explorers with their own model and perturbations in
+    the URL, four other pages. Every run completes without an error, and each explorer shows its own choice."""
+    from vcc_core.dataset import open_dataset
+    from vcc_core.training import split_perts
+
+    test_perts = split_perts(open_dataset(DATA), "test")
+    choices = [[p] for p in test_perts[:2]] + [test_perts[:2], test_perts[1:3]]
+    models = ["ridge", "mean_baseline", "mean_baseline", "ridge"]
+    urls = [
+        f"{server}/explorer?data={DATA}&model={m}&perts={','.join(c)}" for m, c in zip(models, choices, strict=True)
+    ]
+    urls += [f"{server}/{name}?data={DATA}" for name in ("", "sweep", "ceiling", "leaderboard")]
+    contexts = [browser.new_context(viewport={"width": 1300, "height": 1600}) for _ in urls]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for page, url in zip(pages, urls, strict=True):
+            page.set_default_timeout(RUN_TIMEOUT_MS)
+            page.goto(url)  # returns once the page has loaded; the runs then go on side by side on the server
+        for i, page in enumerate(pages):
+            open_page(page, page.url, charts=1)
+            assert_no_errors(page, urls[i])
+        for page, model, choice in zip(pages[:4], models, choices, strict=True):
+            assert page.locator('[data-testid="stTab"]').all_inner_texts() == choice
+            caption = page.get_by_text("is fitted on the train split").first.inner_text()
+            assert caption.startswith(f"{model} is fitted"), caption
+        shot(pages[3], out_dir, "8_concurrent_explorer")
+    finally:
+        for context in contexts:
+            context.close()
