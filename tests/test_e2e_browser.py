@@ -62,6 +62,8 @@ def server(data_dir, out_dir):
     port = _free_port()
     dirs = os.pathsep.join(filter(None, [str(data_dir), os.environ.get("VCC_E2E_DATA_DIRS")]))
     env = {**os.environ, "VCC_DATA_DIRS": dirs, "PYTHONPATH": str(ROOT)}
+    if os.environ.get("VCC_E2E_CACHE_DIR"):  # a cache filled by `precompute`, for a large dataset
+        env["VCC_CACHE_DIR"] = os.environ["VCC_E2E_CACHE_DIR"]
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     cmd += ["--server.fileWatcherType", "none"]
@@ -252,6 +254,12 @@ def test_bring_your_own_path(page, server, out_dir, data_dir):
     assert any("outside" in e for e in errors), errors
     field.fill(str(data_dir / "tiny_upload.h5ad"))
     act(page, lambda: field.press("Enter"))
+    # Loading ends in st.rerun: the note is shown by the second run, which also clears the first file's error.
+    page.get_by_text("perturbations, now selected").wait_for()
+    page.wait_for_function(
+        """() => document.querySelector('[data-testid="stApp"]').getAttribute('data-test-script-state')
+                 === 'notRunning'"""
+    )
     assert_no_errors(page, "byo")
     shot(page, out_dir, "7_byo")
 
