@@ -74,6 +74,19 @@ def test_space_detection_errors(values, message):
         detect_space(sparse.csr_matrix(values))
 
 
+def test_empty_rows_do_not_shift_the_per_row_checks():
+    # Empty rows before, between and after: each stored value must be judged in its own row.
+    z = [0.0, 0.0, 0.0]
+    raw_between = sparse.csr_matrix(np.array([z, [0.5, 1.2, 0], z, [300.0, 7.0, 2.0], z]))
+    with pytest.raises(ValueError, match=r"X mixes scales: it has fractional values \(log1p\) in 1 sampled rows"):
+        detect_space(raw_between)
+    # a row holding one small whole number beside log1p rows is a log1p row with an integer value, not raw counts
+    assert detect_space(sparse.csr_matrix(np.array([z, [0.5, 1.2, 0], z, [0, 1.0, 0], z]))) == "log1p"
+    with pytest.raises(ValueError, match=r"fractional values up to 20\.5, above the log1p range"):
+        detect_space(sparse.csr_matrix(np.array([z, [0.5, 0, 0], z, z, [0, 0, 20.5]])))
+    assert detect_space(sparse.csr_matrix(np.array([z, [1.0, 0, 0], z, [0, 0, 3.0], z]), dtype=np.int32)) == "counts"
+
+
 def test_mixed_rows_caught_in_the_middle_of_a_large_file():
     # log1p everywhere except raw counts in the middle rows: a sample of the first rows alone would miss it
     x = np.full((60_000, 3), 0.5)

@@ -353,8 +353,12 @@ def _engine(array: np.ndarray, device):
 
 
 def _sort(keys):
-    """Sorted copy; numpy's vectorised sort is much faster than torch's on a CPU."""
-    return np.sort(keys) if isinstance(keys, np.ndarray) else torch.sort(keys).values
+    """Sorted copy. The numpy engine sorts with torch too: on large int64 arrays its CPU sort is 2-3x faster than
+    ``np.sort`` (31M keys: 1.2-1.6 s against 3.1-3.4 s here, ``bench/bench_de.py``); equal keys are equal, so
+    stability does not matter."""
+    if isinstance(keys, np.ndarray):
+        return torch.sort(torch.from_numpy(keys)).values.numpy()
+    return torch.sort(keys).values
 
 
 def _nonzero(mask):

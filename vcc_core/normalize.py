@@ -23,17 +23,28 @@ DEFAULT_CHUNK_ROWS = 10_000
 def iter_row_chunks(x, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tuple[slice, object]]:
     """Yield ``(rows, block)`` over a matrix in memory or backed on disk, ``chunk_rows`` rows at a time.
 
-    Blocks are CSR matrices or dense arrays; a backed matrix is read one block at a time.
+    Blocks are CSR matrices or dense arrays; a backed matrix is read one block at a time. Blocks of a CSR matrix
+    in memory share its values and column indices (no copy): do not modify them in place.
     """
     n = x.shape[0]
     for start in range(0, n, chunk_rows):
         rows = slice(start, min(start + chunk_rows, n))
+        if sparse.issparse(x) and x.format == "csr":
+            yield rows, _csr_rows(x, rows)
+            continue
         block = x[rows]
         if sparse.issparse(block) and not isinstance(block, sparse.csr_matrix):
             block = sparse.csr_matrix(block)
         elif not sparse.issparse(block):
             block = np.asarray(block)
         yield rows, block
+
+
+def _csr_rows(x: sparse.csr_matrix, rows: slice) -> sparse.csr_matrix:
+    """Rows ``rows`` of ``x`` as a CSR matrix over the same value and index arrays (scipy's slicing copies them)."""
+    e0, e1 = x.indptr[rows.start], x.indptr[rows.stop]
+    indptr = x.indptr[rows.start : rows.stop + 1] - e0
+    return sparse.csr_matrix((x.data[e0:e1], x.indices[e0:e1], indptr), shape=(rows.stop - rows.start, x.shape[1]))
 
 
 def row_totals(x, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
@@ -84,9 +95,11 @@ def normalize_block(block, *, target_sum: float):
     factor = totals / dtype.type(target_sum)
     factor = factor + (factor == 0)
     if sparse.issparse(block):
-        block = sparse.csr_matrix(block, dtype=dtype, copy=True)
-        block.data = np.log1p(block.data / np.repeat(factor, np.diff(block.indptr)))
-        return block
+        block = sparse.csr_matrix(block)
+        data = block.data.astype(dtype, copy=True)  # divided and logged in place: one copy of the values
+        data /= np.repeat(factor, np.diff(block.indptr))
+        np.log1p(data, out=data)
+        return sparse.csr_matrix((data, block.indices.copy(), block.indptr.copy()), shape=block.shape)
     return np.log1p(np.asarray(block, dtype=dtype) / factor[:, None])
 
 
@@ -99,8 +112,11 @@ def log1p_normalize(adata: ad.AnnData, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) 
         If every cell has zero counts.
     """
     target = median_target(adata.X)
-    blocks = [normalize_block(b, target_sum=target) for _, b in iter_row_chunks(adata.X, chunk_rows=chunk_rows)]
-    x = sparse.vstack(blocks, format="csr") if blocks and sparse.issparse(blocks[0]) else np.vstack(blocks)
+    if sparse.issparse(adata.X):  # in memory: normalised in one pass (the result is as large as the input anyway)
+        x = normalize_block(adata.X, target_sum=target)
+    else:
+        blocks = [normalize_block(b, target_sum=target) for _, b in iter_row_chunks(adata.X, chunk_rows=chunk_rows)]
+        x = sparse.vstack(blocks, format="csr") if blocks and sparse.issparse(blocks[0]) else np.vstack(blocks)
     out = ad.AnnData(X=x, obs=adata.obs.copy(), var=adata.var.copy())
     out.uns["vcc_space"] = "log1p"
     out.uns["vcc_target_sum"] = target

@@ -106,17 +106,32 @@ def _row_stats(x, *, sample_rows: int) -> tuple[np.ndarray, ...]:
     picks = [slice(0, n)] if n <= sample_rows else [slice(0, k), slice(n // 2, n // 2 + k), slice(n - k, n)]
     parts = []
     for rows in picks:
-        block = _as_csr(x[rows])
-        values = block.data.astype(np.float64, copy=False)
+        whole_matrix = rows == slice(0, n) and (sparse.issparse(x) or isinstance(x, np.ndarray))
+        block = _as_csr(x if whole_matrix else x[rows])  # a matrix in memory is read in place, not copied
+        values = block.data
         _check_finite_nonnegative(values)
         nnz = np.diff(block.indptr)
-        row = np.repeat(np.arange(block.shape[0]), nnz)
-        off = np.abs(values - np.round(values))
-        top = block.max(axis=1).toarray().ravel().astype(np.float64)  # values are >= 0, so zeros do not matter
-        fractional = np.bincount(row[off > 1e-3], minlength=block.shape[0]) > 0
-        whole = (np.bincount(row[off > 0], minlength=block.shape[0]) == 0) & (nnz > 0)
+        starts = block.indptr[:-1][nnz > 0]
+        top = _per_row(np.maximum, values, starts, nnz).astype(np.float64)  # values >= 0: empty rows are 0
+        if values.dtype.kind == "f":
+            off = np.rint(values)  # in the values' own precision: one temporary, no float64 copy
+            np.subtract(values, off, out=off)
+            np.abs(off, out=off)
+            fractional = _per_row(np.logical_or, off > 1e-3, starts, nnz)
+            whole = ~_per_row(np.logical_or, off > 0, starts, nnz) & (nnz > 0)
+        else:
+            fractional, whole = np.zeros(nnz.size, dtype=bool), nnz > 0
         parts.append((np.arange(rows.start, rows.stop), top, fractional, whole, nnz))
     return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
+
+def _per_row(ufunc: np.ufunc, entries: np.ndarray, starts: np.ndarray, nnz: np.ndarray) -> np.ndarray:
+    """``ufunc`` reduced over each row's stored entries (``starts``: first entry of every non-empty row); 0 for
+    empty rows. Empty rows own no entries, so each non-empty row's segment ends where the next one starts."""
+    out = np.zeros(nnz.size, dtype=entries.dtype)
+    if starts.size:
+        out[nnz > 0] = ufunc.reduceat(entries, starts)
+    return out
 
 
 def _varied_rows(x, rows: np.ndarray, *, limit: int = 1000) -> int:
