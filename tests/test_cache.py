@@ -17,7 +17,7 @@ import pytest
 import torch
 from scipy import sparse
 
-from vcc_core import cache as cache_mod
+from vcc_core import fingerprint as fingerprint_mod
 from vcc_core.cache import Cache, FileRef, cache_key, cached, default_cache, fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,8 +128,8 @@ def test_file_argument_keyed_by_content(store, tmp_path):
 
 
 def test_large_file_is_sampled_yet_changes_are_seen(tmp_path, monkeypatch):
-    monkeypatch.setattr(cache_mod, "FULL_HASH_BYTES", 1024)
-    monkeypatch.setattr(cache_mod, "SAMPLE_BLOCK_BYTES", 64)
+    monkeypatch.setattr(fingerprint_mod, "FULL_HASH_BYTES", 1024)
+    monkeypatch.setattr(fingerprint_mod, "SAMPLE_BLOCK_BYTES", 64)
     path = tmp_path / "big.bin"
     path.write_bytes(bytes(4096))
     before = fingerprint(path)

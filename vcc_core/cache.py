@@ -1,12 +1,9 @@
 """Content-addressed on-disk cache for expensive results, shared by sessions, processes and restarts.
 
-An entry's key hashes the function's name, its code ``version`` and its arguments *by content*: arrays and tensors by
-bytes, dtype and shape; DataFrames by values, dtypes and index; AnnData by ``X``, ``layers``, ``obs`` and ``var``;
-files (passed as ``Path`` or :class:`FileRef`) by resolved path, size, mtime and a content hash; objects with a
-``__cache_fingerprint__()`` method by the digest it returns (a loaded dataset, hashed once when opened); everything
-else as canonical JSON. Values are written as ``.npz``, ``.parquet``, ``.json`` and ``.safetensors`` files, never
-pickle, into a temporary folder that is renamed into place, with a manifest of each file's size and sha256: a truncated,
-half-written or altered entry reads as a miss and is recomputed.
+An entry's key hashes the function's name, its code ``version`` and its arguments by content
+(:mod:`vcc_core.fingerprint`). Values are written in safe formats, never pickle (:mod:`vcc_core.cache_codec`), into a
+temporary folder that is renamed into place, with a manifest of each file's size and sha256: a truncated, half-written
+or altered entry reads as a miss and is recomputed.
 
 Declare caching once per function::
 
@@ -21,25 +18,25 @@ and ``VCC_CACHE=off`` to compute everything afresh.
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import json
 import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from filelock import FileLock, Timeout
+
+from vcc_core import cache_codec
+from vcc_core.fingerprint import FORMAT, FileRef, _describe, _file_digest, _key_and_description, cache_key, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -48,416 +45,11 @@ ENV_MAX_BYTES = "VCC_CACHE_MAX_BYTES"
 ENV_SWITCH = "VCC_CACHE"
 DEFAULT_DIR = Path("~/.cache/vcc-explorer")
 DEFAULT_MAX_BYTES = 5 * 1024**3
-#: Files up to this size are hashed whole; larger ones by ``SAMPLE_BLOCKS`` evenly spaced blocks (plus size and mtime).
-FULL_HASH_BYTES = 64 * 1024**2
-SAMPLE_BLOCKS = 16
-SAMPLE_BLOCK_BYTES = 1024**2
 MANIFEST = "manifest.json"
-#: Bumped when the key scheme or the on-disk layout changes, so old entries are never misread.
-FORMAT = 1
 
-_TAG = "__vcc__"
 _KEY = re.compile(r"[0-9a-f]{64}")
 _STALE_TMP_SECONDS = 3600
 _SAFE_SUFFIXES = (".npz", ".parquet", ".json", ".safetensors")
-
-
-# --------------------------------------------------------------------------- fingerprints and keys
-
-
-@dataclass(frozen=True)
-class FileRef:
-    """A file or directory argument hashed by its content rather than by its name.
-
-    ``Path`` arguments are treated the same way; ``FileRef`` marks a path held as a string, or asks for a full
-    content hash of a large file (``full_hash=True``) instead of sampled blocks. It is ``os.PathLike``, so the
-    decorated function can open it directly.
-    """
-
-    path: Path
-    full_hash: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
-
-    def __fspath__(self) -> str:
-        return os.fspath(self.path)
-
-
-def fingerprint(obj: Any) -> str:
-    """Hex sha256 of ``obj``'s content, stable across processes and sessions.
-
-    Raises ``TypeError`` naming the type for objects with no content hash (arbitrary classes, lambdas), and
-    ``FileNotFoundError`` for a ``Path``/:class:`FileRef` that does not exist.
-    """
-    return _digest(_describe(obj))
-
-
-def cache_key(name: str, params: Mapping[str, Any], *, version: str) -> str:
-    """Key of the result of function ``name`` at code ``version`` called with ``params`` (hashed by content)."""
-    return _key_and_description(name, params, version=version)[0]
-
-
-def _key_and_description(name: str, params: Mapping[str, Any], *, version: str) -> tuple[str, Any]:
-    described = _describe(dict(params))
-    return _digest({"format": FORMAT, "name": name, "version": str(version), "params": described}), described
-
-
-def _digest(tree: Any) -> str:
-    text = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _describe(obj: Any) -> Any:
-    """A JSON tree that determines ``obj``: primitives as themselves, bulk data as a content digest."""
-    if isinstance(obj, np.generic):
-        # By value, so np.float64(0.5) and 0.5 give the same key (np.float32(0.1) keeps its float32 value).
-        return _describe(obj.item())
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    if isinstance(obj, list | tuple):
-        return [_describe(item) for item in obj]
-    if isinstance(obj, set | frozenset):
-        return {_TAG: "set", "items": sorted((_describe(item) for item in obj), key=_digest)}
-    if isinstance(obj, Mapping):
-        return _describe_mapping(obj)
-    if isinstance(obj, FileRef | os.PathLike):
-        return _describe_path(obj)
-    if isinstance(obj, np.ndarray):
-        return _describe_array(obj)
-    if isinstance(obj, np.dtype) or (isinstance(obj, type) and issubclass(obj, np.generic)):
-        return {_TAG: "dtype", "value": np.dtype(obj).str}
-    if isinstance(obj, bytes):
-        return {_TAG: "bytes", "sha256": hashlib.sha256(obj).hexdigest()}
-    if callable(getattr(obj, "__cache_fingerprint__", None)) and not isinstance(obj, type):
-        # Big objects that know their content's digest (computed once, e.g. when a dataset is opened).
-        kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
-        return {_TAG: "fingerprinted", "type": kind, "sha256": str(obj.__cache_fingerprint__())}
-    if is_dataclass(obj) and not isinstance(obj, type):
-        kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
-        return {
-            _TAG: "dataclass",
-            "type": kind,
-            "fields": {f.name: _describe(getattr(obj, f.name)) for f in fields(obj)},
-        }
-    described = _describe_foreign(obj)
-    if described is None:
-        msg = (
-            f"cannot fingerprint a {type(obj).__module__}.{type(obj).__qualname__}: pass arrays, tensors, DataFrames, "
-            "AnnData, Path/FileRef or JSON-like values, or leave the argument out of the key with ignore=..."
-        )
-        raise TypeError(msg)
-    return described
-
-
-def _describe_mapping(obj: Mapping) -> Any:
-    if all(isinstance(key, str) for key in obj):
-        return {key: _describe(value) for key, value in obj.items()}
-    items = [[_describe(key), _describe(value)] for key, value in obj.items()]
-    return {_TAG: "mapping", "items": sorted(items, key=_digest)}
-
-
-def _describe_array(array: np.ndarray) -> dict:
-    array = np.asarray(array)
-    digest = hashlib.sha256()
-    if array.dtype == object:
-        for item in _strings(array, what="array"):
-            encoded = item.encode()
-            digest.update(len(encoded).to_bytes(8, "little") + encoded)
-    else:
-        # Flatten then view as bytes: works for every fixed-size dtype without going through tobytes() copies.
-        digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
-    return {_TAG: "ndarray", "dtype": array.dtype.str, "shape": list(array.shape), "sha256": digest.hexdigest()}
-
-
-def _strings(array: np.ndarray, *, what: str) -> list[str]:
-    items = array.ravel().tolist()
-    bad = sorted({type(item).__name__ for item in items if not isinstance(item, str)})
-    if bad:
-        msg = f"{what} of dtype object holds {', '.join(bad)} values; only strings are supported in object arrays"
-        raise TypeError(msg)
-    return items
-
-
-def _describe_path(ref: FileRef | os.PathLike) -> dict:
-    full = isinstance(ref, FileRef) and ref.full_hash
-    path = Path(ref).resolve(strict=True)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
-        stamps = [[str(p.relative_to(path)), *_file_stamp(p, full=full)] for p in files]
-        return {_TAG: "directory", "path": str(path), "files": stamps}
-    return {_TAG: "file", "path": str(path), "stamp": _file_stamp(path, full=full)}
-
-
-def _file_stamp(path: Path, *, full: bool) -> list:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns, _file_digest(path, stat.st_size, full=full)]
-
-
-def _file_digest(path: Path, size: int, *, full: bool = False) -> str:
-    with path.open("rb") as handle:
-        if full or size <= FULL_HASH_BYTES:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-        # Large inputs (multi-GB h5ad) would take seconds to hash whole on every call; size + mtime + spread-out
-        # samples catch replaced or rewritten files.
-        digest = hashlib.sha256()
-        for offset in np.linspace(0, size - SAMPLE_BLOCK_BYTES, SAMPLE_BLOCKS, dtype=np.int64):
-            handle.seek(int(offset))
-            digest.update(handle.read(SAMPLE_BLOCK_BYTES))
-        return digest.hexdigest()
-
-
-def _describe_pandas(obj: Any) -> dict | None:
-    import pandas as pd
-
-    if isinstance(obj, pd.DataFrame):
-        columns = [_describe_series(obj.iloc[:, i], name=name) for i, name in enumerate(obj.columns)]
-        return {_TAG: "DataFrame", "columns": columns, "index": _describe_index(obj.index)}
-    if isinstance(obj, pd.Series):
-        return {**_describe_series(obj, name=obj.name), "index": _describe_index(obj.index)}
-    if isinstance(obj, pd.Index):
-        return _describe_index(obj)
-    return None
-
-
-def _describe_series(series: Any, *, name: Any) -> dict:
-    import pandas as pd
-
-    dtype = series.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind != "O":
-        values = _describe_array(series.to_numpy())["sha256"]
-    else:
-        values = _describe_array(pd.util.hash_pandas_object(series, index=False).to_numpy())["sha256"]
-    return {_TAG: "Series", "name": _describe(name), "dtype": _describe_dtype(dtype), "values": values}
-
-
-def _describe_index(index: Any) -> dict:
-    import pandas as pd
-
-    hashed = pd.util.hash_pandas_object(index).to_numpy()
-    return {
-        _TAG: "Index",
-        "names": _describe(list(index.names)),
-        "dtype": _describe_dtype(index.dtype),
-        "values": _describe_array(hashed)["sha256"],
-    }
-
-
-def _describe_dtype(dtype: Any) -> Any:
-    import pandas as pd
-
-    if isinstance(dtype, pd.CategoricalDtype):
-        # The category order changes codes and plots, so it is part of the content.
-        return {"category": _describe_index(dtype.categories), "ordered": bool(dtype.ordered)}
-    return str(dtype)
-
-
-def _describe_anndata(adata: Any) -> dict | None:
-    import anndata
-
-    if not isinstance(adata, anndata.AnnData):
-        return None
-    if adata.isbacked:
-        # Reading a backed matrix whole just to hash it would defeat backing; the file fingerprint stands for it.
-        matrix, layers = _describe_path(Path(adata.filename)), {}
-    else:
-        matrix, layers = _describe(adata.X), {k: _describe(adata.layers[k]) for k in sorted(adata.layers.keys())}
-    return {_TAG: "AnnData", "X": matrix, "layers": layers, "obs": _describe(adata.obs), "var": _describe(adata.var)}
-
-
-def _describe_scipy(matrix: Any) -> dict | None:
-    from scipy import sparse
-
-    if not sparse.issparse(matrix):
-        return None
-    fmt = matrix.format if matrix.format in {"csr", "csc", "coo"} else "csr"
-    matrix = matrix.asformat(fmt)
-    parts = ("row", "col", "data") if fmt == "coo" else ("data", "indices", "indptr")
-    described = {name: _describe_array(np.asarray(getattr(matrix, name)))["sha256"] for name in parts}
-    return {_TAG: "sparse", "format": fmt, "shape": list(matrix.shape), "dtype": matrix.dtype.str, **described}
-
-
-def _describe_torch(obj: Any) -> dict | None:
-    import torch
-
-    if isinstance(obj, torch.dtype | torch.device):
-        return {_TAG: type(obj).__name__, "value": str(obj)}
-    if not isinstance(obj, torch.Tensor):
-        return None
-    raw = obj.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy()
-    return {_TAG: "Tensor", "dtype": str(obj.dtype), "shape": list(obj.shape), "sha256": _describe_array(raw)["sha256"]}
-
-
-# Optional libraries are never imported here: an object can only be theirs if they are loaded already. Matching
-# by isinstance (not by the type's module) also covers subclasses defined elsewhere, such as AnnData's views.
-_FOREIGN: dict[str, Callable[[Any], dict | None]] = {
-    "anndata": _describe_anndata,
-    "pandas": _describe_pandas,
-    "scipy.sparse": _describe_scipy,
-    "torch": _describe_torch,
-}
-
-
-def _describe_foreign(obj: Any) -> dict | None:
-    for module, handler in _FOREIGN.items():
-        if module in sys.modules and (described := handler(obj)) is not None:
-            return described
-    return None
-
-
-def _is_instance(obj: Any, module: str, *names: str) -> bool:
-    loaded = sys.modules.get(module)
-    return loaded is not None and isinstance(obj, tuple(getattr(loaded, name) for name in names))
-
-
-# --------------------------------------------------------------------------- value codec (no pickle anywhere)
-
-
-class _Writer:
-    """Writes the parts of one value into an entry folder: arrays into one ``.npz``, tensors into one
-    ``.safetensors``, JSON-like values into one ``.json`` and each DataFrame/Series into its own ``.parquet``."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.arrays: dict[str, np.ndarray] = {}
-        self.tensors: dict[str, Any] = {}
-        self.values: dict[str, Any] = {}
-        self.n_frames = 0
-
-    def add(self, name: str, part: Any) -> dict:
-        if isinstance(part, np.ndarray | np.generic):
-            return self._array(name, part)
-        if _is_instance(part, "pandas", "DataFrame", "Series"):
-            return self._frame(name, part)
-        if _is_instance(part, "torch", "Tensor"):
-            return self._tensor(part)
-        if _is_instance(part, "scipy.sparse", "spmatrix", "sparray"):
-            return self._sparse(name, part)
-        if not _is_json(part):
-            msg = (
-                f"cannot store part {name!r} of type {type(part).__qualname__}: use arrays, DataFrames, tensors or JSON"
-            )
-            raise TypeError(msg)
-        self.values[name] = part
-        return {"type": "json"}
-
-    def _array(self, name: str, part: np.ndarray | np.generic) -> dict:
-        array = np.asarray(part)
-        spec = {"type": "ndarray", "key": f"a{len(self.arrays)}", "scalar": isinstance(part, np.generic)}
-        if array.dtype == object:
-            # Object arrays would be pickled by numpy; strings are stored as fixed-width unicode and restored.
-            array, spec["object"] = (
-                np.array(_strings(array, what=f"part {name!r}"), dtype=str).reshape(array.shape),
-                True,
-            )
-        self.arrays[spec["key"]] = array
-        return spec
-
-    def _frame(self, name: str, part: Any) -> dict:
-        import pandas as pd
-
-        spec: dict[str, Any] = {"type": "dataframe", "file": f"frame{self.n_frames}.parquet"}
-        if isinstance(part, pd.Series):
-            spec.update(type="series", name=part.name if _is_json(part.name) else None)
-            part = part.to_frame(name="value")
-        try:
-            part.to_parquet(self.folder / spec["file"])
-        except (TypeError, ValueError) as err:
-            msg = f"cannot store part {name!r} as parquet: {err}"
-            raise TypeError(msg) from err
-        self.n_frames += 1
-        return spec
-
-    def _tensor(self, part: Any) -> dict:
-        key = f"t{len(self.tensors)}"
-        # safetensors refuses tensors sharing storage (tied weights, views); a private copy of each avoids that.
-        self.tensors[key] = part.detach().to("cpu").clone().contiguous()
-        return {"type": "tensor", "key": key}
-
-    def _sparse(self, name: str, part: Any) -> dict:
-        from scipy import sparse
-
-        if part.format not in {"csr", "csc"}:
-            msg = f"cannot store part {name!r}, a {part.format.upper()} matrix: convert it to CSR or CSC"
-            raise TypeError(msg)
-        keys = {}
-        for piece in ("data", "indices", "indptr"):
-            keys[piece] = f"a{len(self.arrays)}"
-            self.arrays[keys[piece]] = np.asarray(getattr(part, piece))
-        is_array = isinstance(part, sparse.sparray)
-        return {"type": "sparse", "format": part.format, "shape": list(part.shape), "array": is_array, **keys}
-
-    def flush(self) -> None:
-        if self.arrays:
-            np.savez(self.folder / "arrays.npz", allow_pickle=False, **self.arrays)
-        if self.tensors:
-            from safetensors.torch import save_file
-
-            save_file(self.tensors, self.folder / "tensors.safetensors")
-        if self.values:
-            (self.folder / "values.json").write_text(json.dumps(self.values, allow_nan=True))
-
-
-def _is_json(value: Any) -> bool:
-    if value is None or isinstance(value, bool | int | float | str):
-        return True
-    if isinstance(value, list | tuple):
-        return all(_is_json(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
-    return False
-
-
-def _encode(value: Any, folder: Path) -> dict:
-    if is_dataclass(value) and not isinstance(value, type):
-        kind, parts = "dataclass", {f.name: getattr(value, f.name) for f in fields(value)}
-    elif isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        kind, parts = "dict", value
-    else:
-        kind, parts = "single", {"value": value}
-    writer = _Writer(folder)
-    layout = {name: writer.add(name, part) for name, part in parts.items()}
-    writer.flush()
-    return {"kind": kind, "parts": layout}
-
-
-def _decode(folder: Path, layout: dict) -> Any:
-    specs = layout["parts"]
-    types = {spec["type"] for spec in specs.values()}
-    arrays = tensors = values = {}
-    if types & {"ndarray", "sparse"}:
-        with np.load(folder / "arrays.npz", allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    if "tensor" in types:
-        from safetensors.torch import load_file
-
-        tensors = load_file(folder / "tensors.safetensors")
-    if "json" in types:
-        values = json.loads((folder / "values.json").read_text())
-    parts = {name: _decode_part(folder, spec, arrays, tensors, values.get(name)) for name, spec in specs.items()}
-    return parts["value"] if layout["kind"] == "single" else parts
-
-
-def _decode_part(folder: Path, spec: dict, arrays: dict, tensors: dict, value: Any) -> Any:
-    kind = spec["type"]
-    if kind == "ndarray":
-        array = arrays[spec["key"]]
-        array = array.astype(object) if spec.get("object") else array
-        return array[()] if spec.get("scalar") else array
-    if kind in {"dataframe", "series"}:
-        import pandas as pd
-
-        frame = pd.read_parquet(folder / spec["file"])
-        return frame if kind == "dataframe" else frame["value"].rename(spec["name"])
-    if kind == "tensor":
-        return tensors[spec["key"]]
-    if kind == "sparse":
-        from scipy import sparse
-
-        build = getattr(sparse, f"{spec['format']}_{'array' if spec['array'] else 'matrix'}")
-        pieces = (arrays[spec["data"]], arrays[spec["indices"]], arrays[spec["indptr"]])
-        return build(pieces, shape=tuple(spec["shape"]))
-    return value
 
 
 # --------------------------------------------------------------------------- the store
@@ -574,7 +166,7 @@ class Cache:
             return self._corrupt(key, "unreadable manifest", report=report)
         try:
             self._check_files(folder, manifest)
-            value = _decode(folder, manifest["layout"])
+            value = cache_codec.decode(folder, manifest["layout"])
         except FileNotFoundError as err:
             if (folder / MANIFEST).exists():
                 return self._corrupt(key, f"missing file {Path(err.filename or '?').name}", report=report)
@@ -669,7 +261,7 @@ class Cache:
         tmp_root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f"{key[:12]}-", dir=tmp_root))
         try:
-            layout = _encode(value, staging)
+            layout = cache_codec.encode(value, staging)
             files = {
                 p.name: {"bytes": p.stat().st_size, "sha256": _file_digest(p, 0, full=True)}
                 for p in sorted(staging.iterdir())
