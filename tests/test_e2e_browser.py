@@ -215,6 +215,7 @@ def test_explorer_page(page, server, out_dir, latencies):
     latencies["explorer_add_perturbation"] = times
     assert page.locator('[data-testid="stTab"]').count() >= 2
     assert_no_errors(page, "explorer")
+    page.get_by_role("listbox").wait_for(state="hidden")  # the closed menu fades out: not in the screenshot
     shot(page, out_dir, "3_explorer")
 
 

@@ -53,7 +53,7 @@ def delta_scatter(
                 y=[pred[i]],
                 mode="markers+text",
                 text=[f"target {genes[i]}"],
-                textposition="top center",
+                textposition="top right",  # the target is usually knocked down: leftmost
                 name="target gene",
                 marker={"symbol": "x", "size": 14, "color": "black"},
             )

@@ -85,5 +85,6 @@ for pert, tab in zip(chosen, st.tabs(chosen), strict=True):
     top = plots.top_genes(
         inputs.genes, real_delta[r], pred_delta[r], real_fdr=inputs.real_fdr[r], pred_fdr=inputs.pred_fdr[r]
     )
-    tab.dataframe(top, hide_index=True, key=f"top_{pert}")
+    fdr_format = {c: st.column_config.NumberColumn(format="%.2e") for c in ("real_fdr", "pred_fdr")}
+    tab.dataframe(top, hide_index=True, column_config=fdr_format, key=f"top_{pert}")
     tab.download_button("Top genes (CSV)", top.to_csv(index=False), f"top_genes_{pert}.csv", key=f"csv_{pert}")
