@@ -82,8 +82,13 @@ def evaluate(
     _check_pds(names, len(set(real_ad.obs[pert_col].astype(str)) - {control}))
     # Said once the inputs are known good, so that a refused input is the only line a user sees.
     say(f"loaded real data ({real_ad.n_obs:,} cells, {real_space}) and predictions ({pred_ad.n_obs:,}, {pred_space})")
+    # One side at a time, each holding the only reference to its data, so that a side's counts are freed once
+    # normalised and its values once its DE is done (at VCC size each copy is several GB).
+    loaded = {"real": (real_ad, real_space), "pred": (pred_ad, pred_space)}
+    del real_ad, pred_ad
     sides = {}
-    for side, adata, space in (("real", real_ad, real_space), ("pred", pred_ad, pred_space)):
+    for side in ("real", "pred"):
+        adata, space = loaded.pop(side)
         if space == "counts":
             say(f"normalising {side} counts (median total of the {side} file, then log1p)")
             adata = log1p_normalize(adata)
