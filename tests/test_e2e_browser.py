@@ -115,6 +115,7 @@ def page(browser):
 def latencies(out_dir):
     found: dict[str, list[float]] = {}
     yield found
+    found["dropped_interactions"] = DROPPED
     (out_dir / "latency.json").write_text(json.dumps(found, indent=2))
 
 
@@ -158,14 +159,27 @@ def open_page(page, url: str, *, charts: int = 0, tables: int = 0) -> None:
     page.wait_for_timeout(300)  # let the last deltas paint
 
 
-def act(page, action, *, timeout_ms: float | None = None) -> float:
-    """Run ``action`` (a user interaction) and wait for the rerun it triggers; returns its latency in seconds."""
+DROPPED: list[str] = []
+"""Interactions repeated because the first never reached the server (see :func:`act`)."""
+
+
+def act(page, action, *, repeat_as: str | None = None) -> float:
+    """Run ``action`` (a user interaction) and wait for the rerun it triggers; returns its latency in seconds.
+
+    In full-suite runs the first interaction on a freshly opened page sometimes never reaches the server: the
+    browser shows it (a moved slider, a submitted field) but no rerun starts, for minutes. An action that is
+    safe to repeat passes ``repeat_as`` (a name): after 30 s without a rerun it is done once more, like a user
+    would, and the name is recorded in ``DROPPED`` (written to latency.json; each test bounds its count).
+    """
     page.evaluate(_WATCH)
     action()
     try:
-        page.wait_for_function(_RERUN_DONE, timeout=timeout_ms)
+        page.wait_for_function(_RERUN_DONE, timeout=30_000 if repeat_as else None)
     except sync_api.TimeoutError as err:
-        raise AssertionError(f"no rerun seen; script states {page.evaluate('window.__states')}") from err
+        if repeat_as is None:
+            raise AssertionError(f"no rerun seen; script states {page.evaluate('window.__states')}") from err
+        DROPPED.append(repeat_as)
+        return act(page, action)
     page.wait_for_timeout(200)
     return page.evaluate(_LATENCY) / 1000
 
@@ -239,18 +253,11 @@ def press_slider_key(page, thumb, key: str) -> None:
 def test_sweep_slider(page, server, out_dir, latencies):
     open_page(page, f"{server}/sweep?data={DATA}", charts=1, tables=1)
     thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
-    times, dropped = [], 0
+    times = []
     for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowLeft"):
-        try:
-            times.append(act(page, lambda k=key: press_slider_key(page, thumb, k), timeout_ms=30_000))
-        except AssertionError:
-            # Seen in 2 of ~6 full-suite runs: the value moved in the browser but Streamlit's slider never sent it,
-            # so no rerun came; a user presses again, and so does the test (counted, and bounded below).
-            dropped += 1
-            times.append(act(page, lambda k=key: press_slider_key(page, thumb, k)))
+        times.append(act(page, lambda k=key: press_slider_key(page, thumb, k), repeat_as="sweep slider"))
     latencies["sweep_slider"] = times
-    latencies["sweep_slider_dropped_commits"] = [dropped]
-    assert dropped <= 2, f"{dropped} of 5 slider moves never reached the server"
+    assert DROPPED.count("sweep slider") <= 2, f"{DROPPED.count('sweep slider')} of 5 slider moves were lost"
     assert thumb.get_attribute("aria-valuetext") != "1"
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
     assert page.locator('[data-testid="stSliderThumbValue"]').first.inner_text() != "1"
@@ -274,11 +281,11 @@ def test_bring_your_own_path(page, server, out_dir, data_dir):
     open_page(page, f"{server}/byo?data={DATA}")
     field = page.get_by_label("Path", exact=False).first
     field.fill("/etc/passwd")
-    act(page, lambda: field.press("Enter"))
+    act(page, lambda: field.press("Enter"), repeat_as="byo path")
     errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
     assert any("outside" in e for e in errors), errors
     field.fill(str(data_dir / "tiny_upload.h5ad"))
-    act(page, lambda: field.press("Enter"))
+    act(page, lambda: field.press("Enter"), repeat_as="byo path")
     # Loading ends in st.rerun: the note is shown by the second run, which also clears the first file's error.
     page.get_by_text("perturbations, now selected").wait_for()
     page.wait_for_function(
@@ -286,6 +293,7 @@ def test_bring_your_own_path(page, server, out_dir, data_dir):
                  === 'notRunning'"""
     )
     assert_no_errors(page, "byo")
+    assert DROPPED.count("byo path") <= 1, "both submissions of the path form were lost"
     shot(page, out_dir, "7_byo")
 
 
