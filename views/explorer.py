@@ -9,6 +9,7 @@ from vcc_core import plots_explorer as plots
 from vcc_core.leaderboard import model_inputs, per_perturbation
 from vcc_core.models import REGISTRY
 
+FDR_FORMAT = {c: st.column_config.NumberColumn(format="%.2e") for c in ("real_fdr", "pred_fdr")}
 HEADLINE = ["overlap_at_N", "discrimination_score_l1", "discrimination_score_cosine", "mae", "pearson_delta"]
 
 
@@ -85,6 +86,5 @@ for pert, tab in zip(chosen, st.tabs(chosen), strict=True):
     top = plots.top_genes(
         inputs.genes, real_delta[r], pred_delta[r], real_fdr=inputs.real_fdr[r], pred_fdr=inputs.pred_fdr[r]
     )
-    fdr_format = {c: st.column_config.NumberColumn(format="%.2e") for c in ("real_fdr", "pred_fdr")}
-    tab.dataframe(top, hide_index=True, column_config=fdr_format, key=f"top_{pert}")
+    tab.dataframe(top, hide_index=True, column_config=FDR_FORMAT, key=f"top_{pert}")
     tab.download_button("Top genes (CSV)", top.to_csv(index=False), f"top_genes_{pert}.csv", key=f"csv_{pert}")
