@@ -1,0 +1,215 @@
+"""Compiled CPU kernels for the Wilcoxon rank sums of :mod:`vcc_core.de`: bucket by gene, radix sort, one scan.
+
+Every nonzero entry of a range of genes becomes one int64 key ``value code | group`` (an order-preserving unsigned
+32-bit code of the value; control is group 0, so it sorts first among equal values), moved into its gene's bucket
+by a counting sort over row blocks in parallel. Each gene's bucket is then sorted by a least-significant-digit
+radix sort (linear, in cache) and scanned once. With ``C`` the control's nonzero values, ``zc``/``zp`` the zeros of
+control and perturbation, and a run of ``b`` entries of a perturbation equal to ``v`` and to ``a`` control values:
+
+- ``U1 = sum over runs of b (#{C < v} + a / 2 + zc [v > 0]) + zp (#{C < 0} + zc / 2)``;
+- ``T = sum over control runs (a^3 - a) + sum over runs ((a + b)^3 - (a + b) - (a^3 - a)) + (zc + zp)^3 - (zc + zp)``.
+
+Every term is an integer or a half far below 2^53, so float64 holds each sum exactly, whatever the order: the
+result equals the sort-based path of :mod:`vcc_core.de` bit for bit (``tests/test_de.py``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+VALUE_BITS = 32
+GENES_PER_TASK = 64  # genes sorted by one task: enough tasks to balance the threads, few scratch allocations
+
+
+@numba.njit(cache=True, inline="always")
+def _value_code(raw, is_float32):
+    """Unsigned order-preserving code: float32 bits (negatives flipped, offset by 2^31; -0.0 as 0.0), or the code."""
+    if is_float32:
+        bits = np.int64(raw)
+        if bits == -(1 << 31):  # -0.0 is zero
+            return np.int64(1 << 31)
+        if bits < 0:
+            bits = bits ^ 0x7FFFFFFF
+        return bits + (1 << 31)
+    return np.int64(raw)
+
+
+@numba.njit(cache=True)
+def row_blocks(indptr, n_blocks):
+    """``n_blocks + 1`` row bounds splitting the entries into about equal parts."""
+    n_rows = indptr.size - 1
+    bounds = np.empty(n_blocks + 1, dtype=np.int64)
+    for b in range(n_blocks + 1):
+        bounds[b] = np.searchsorted(indptr, indptr[n_rows] * b // n_blocks)
+    bounds[n_blocks] = n_rows
+    return bounds
+
+
+@numba.njit(cache=True, parallel=True)
+def count_entries(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, counts):
+    """``counts[b, g - g0]`` = nonzero entries of gene ``g`` in the rows of block ``b`` (negative codes left out).
+
+    ``raw``: the float32 values seen as int32 (``is_float32``), or int64 value codes with ``zero_code`` for 0.
+    """
+    n_genes = g1 - g0
+    counts[:] = 0
+    for b in numba.prange(bounds.size - 1):
+        for r in range(bounds[b], bounds[b + 1]):
+            if codes[r] < 0:
+                continue
+            for e in range(indptr[r], indptr[r + 1]):
+                gene = indices[e] - g0
+                if 0 <= gene < n_genes and _value_code(raw[e], is_float32) != zero_code:
+                    counts[b, gene] += 1
+
+
+@numba.njit(cache=True, parallel=True)
+def fill_keys(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, group_bits, keys):
+    """Write the key of every entry counted by :func:`count_entries` at ``keys[slots[b, gene]]``, advancing it.
+
+    ``slots[b, g]`` starts at the first slot of block ``b`` in gene ``g``'s bucket; rows stay in order.
+    """
+    n_genes = g1 - g0
+    for b in numba.prange(bounds.size - 1):
+        for r in range(bounds[b], bounds[b + 1]):
+            group = codes[r]
+            if group < 0:
+                continue
+            for e in range(indptr[r], indptr[r + 1]):
+                gene = indices[e] - g0
+                if 0 <= gene < n_genes:
+                    value = _value_code(raw[e], is_float32)
+                    if value != zero_code:
+                        keys[slots[b, gene]] = (value << group_bits) | group
+                        slots[b, gene] += 1
+
+
+def entry_counts(indptr, indices, raw, is_float32, zero_code, codes, *, n_genes: int, blocks: int):
+    """Row block bounds and ``(blocks, n_genes)`` counts of the entries to rank (see :func:`count_entries`)."""
+    bounds = row_blocks(indptr, blocks)
+    counts = np.empty((blocks, n_genes), dtype=np.int64)
+    count_entries(indptr, indices, raw, is_float32, zero_code, codes, 0, n_genes, bounds, counts)
+    return bounds, counts
+
+
+def gene_keys(indptr, indices, raw, is_float32, zero_code, codes, group_bits, *, genes, bounds, counts, buffer):
+    """Keys of the entries of ``genes = (g0, g1)`` bucketed by gene, in ``buffer``: ``(keys, starts)``.
+
+    ``counts``: the columns ``g0:g1`` of :func:`entry_counts`. Reusing one buffer for every batch matters: memory
+    touched for the first time costs several times more than the work done in it here.
+    """
+    g0, g1 = genes
+    starts = np.concatenate([[0], np.cumsum(counts.sum(axis=0))])
+    # Slot of block b in gene g: the gene's start plus the entries of the blocks before b.
+    slots = starts[:-1][None, :] + np.cumsum(counts, axis=0) - counts
+    keys = buffer[: starts[-1]]
+    fill_keys(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, group_bits, keys)
+    return keys, starts
+
+
+@numba.njit(cache=True)
+def _radix_sort(keys, scratch, n_bits):
+    """Sort ``keys`` (non-negative, below ``2^n_bits``) with ``scratch`` of the same size; returns the sorted one."""
+    n = keys.size
+    passes = (n_bits + 11) // 12
+    width = (n_bits + passes - 1) // passes
+    mask = (1 << width) - 1
+    count = np.empty(mask + 1, dtype=np.int64)
+    src, dst = keys, scratch
+    for shift in range(0, passes * width, width):
+        count[:] = 0
+        for i in range(n):
+            count[(src[i] >> shift) & mask] += 1
+        if count.max() == n:  # one digit value for all keys: already in order for this digit
+            continue
+        total = 0
+        for d in range(mask + 1):
+            c = count[d]
+            count[d] = total
+            total += c
+        for i in range(n):
+            d = (src[i] >> shift) & mask
+            dst[count[d]] = src[i]
+            count[d] += 1
+        src, dst = dst, src
+    return src
+
+
+@numba.njit(cache=True, parallel=True)
+def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
+    """``(P, G)`` U1 and pooled tie term of the ``P = sizes.size`` perturbations (groups 1..P) against control.
+
+    ``keys[starts[g]:starts[g + 1]]`` are gene ``g``'s keys (sorted here, in place); ``sizes[p]`` cells in group
+    ``p + 1``, ``n_control`` in control.
+    """
+    n_genes = starts.size - 1
+    n_perts = sizes.size
+    width = 1 << group_bits
+    n_bits = VALUE_BITS + group_bits
+    stat = np.empty((n_perts, n_genes))
+    tie = np.empty((n_perts, n_genes))
+    n_tasks = (n_genes + GENES_PER_TASK - 1) // GENES_PER_TASK
+    for task in numba.prange(n_tasks):
+        first = task * GENES_PER_TASK
+        last = min(first + GENES_PER_TASK, n_genes)
+        longest = 0
+        for g in range(first, last):
+            longest = max(longest, starts[g + 1] - starts[g])
+        scratch = np.empty(longest, dtype=np.int64)
+        u = np.empty(n_perts + 1)
+        extra = np.empty(n_perts + 1)
+        nnz = np.empty(n_perts + 1)
+        for g in range(first, last):
+            bucket = keys[starts[g] : starts[g + 1]]
+            s = _radix_sort(bucket, scratch[: bucket.size], n_bits)
+            n = s.size
+            n_ctrl = 0
+            for i in range(n):
+                if s[i] & (width - 1) == 0:
+                    n_ctrl += 1
+            zc = float(n_control - n_ctrl)
+            u[:] = 0.0
+            extra[:] = 0.0
+            nnz[:] = 0.0
+            below = 0.0  # control values below the current one
+            negative = 0.0  # control values below zero
+            ctrl_ties = 0.0
+            i = 0
+            while i < n:
+                value = s[i] >> group_bits
+                j = i
+                while j < n and s[j] >> group_bits == value:
+                    j += 1
+                k = i
+                while k < j and s[k] & (width - 1) == 0:
+                    k += 1
+                a = float(k - i)
+                above_zero = zc if value > zero_code else 0.0
+                while k < j:
+                    group = s[k] & (width - 1)
+                    m = k
+                    while m < j and s[m] & (width - 1) == group:
+                        m += 1
+                    b = float(m - k)
+                    u[group] += b * (below + a / 2.0 + above_zero)
+                    t = a + b
+                    extra[group] += t * t * t - t - (a * a * a - a)
+                    nnz[group] += b
+                    k = m
+                ctrl_ties += a * a * a - a
+                if value < zero_code:
+                    negative += a
+                below += a
+                i = j
+            for p in range(n_perts):
+                zp = sizes[p] - nnz[p + 1]
+                block = zc + zp
+                stat[p, g] = u[p + 1] + zp * (negative + zc / 2.0)
+                tie[p, g] = ctrl_ties + extra[p + 1] + block * block * block - block
+    return stat, tie
+
+
+def threads() -> int:
+    """Threads the kernels use (numba's setting, by default the CPU count)."""
+    return numba.get_num_threads()
