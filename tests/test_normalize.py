@@ -37,6 +37,20 @@ def test_equals_scanpy_exactly(tiny, kind):
     assert np.array_equal(_dense(ours), _dense(ref))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_in_place_equals_the_copy(tiny, dtype):
+    x = tiny.X.astype(dtype)
+    ref = _scanpy(x)
+    given = ad.AnnData(X=x.copy())
+    copied = log1p_normalize(given, copy=True).X
+    assert np.array_equal(given.X.toarray(), x.toarray())  # the default leaves the input alone
+    inplace = log1p_normalize(given, copy=False).X
+    assert np.array_equal(_dense(inplace), _dense(ref))
+    assert np.array_equal(_dense(copied), _dense(ref))
+    # Floats are overwritten where they lie; integers cannot hold the result and are copied.
+    assert np.shares_memory(inplace.data, given.X.data) == (dtype != np.int64)
+
+
 def test_zero_cells_follow_scanpy_rule():
     x = sparse.csr_matrix(np.array([[0, 0, 0], [1, 2, 3], [4, 0, 0], [0, 0, 0]], dtype=np.float32))
     # scanpy's CSR path takes the median over all cells (zeros included), the dense path over non-zero ones

@@ -84,14 +84,18 @@ def evaluate(
     say(f"loaded real data ({real_ad.n_obs:,} cells, {real_space}) and predictions ({pred_ad.n_obs:,}, {pred_space})")
     # One side at a time, each holding the only reference to its data, so that a side's counts are freed once
     # normalised and its values once its DE is done (at VCC size each copy is several GB).
-    loaded = {"real": (real_ad, real_space), "pred": (pred_ad, pred_space)}
+    # Data read here from a file is ours to normalise in place; an AnnData passed in is left as it is.
+    loaded = {
+        "real": (real_ad, real_space, not isinstance(real, ad.AnnData)),
+        "pred": (pred_ad, pred_space, not isinstance(pred, ad.AnnData)),
+    }
     del real_ad, pred_ad
     sides = {}
     for side in ("real", "pred"):
-        adata, space = loaded.pop(side)
+        adata, space, owned = loaded.pop(side)
         if space == "counts":
             say(f"normalising {side} counts (median total of the {side} file, then log1p)")
-            adata = log1p_normalize(adata)
+            adata = log1p_normalize(adata, copy=not owned)
         say(f"pseudobulk of {side}")
         profiles = pseudobulk(adata, pert_col=pert_col, control=control, space="log1p")
         de = None

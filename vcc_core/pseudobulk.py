@@ -2,7 +2,7 @@
 
 A :class:`Profiles` record is what the metrics, models and plots pass around: ``means`` (P x G) in
 normalised log1p space, the control mean (G), names and cell counts. It is built by streaming the
-matrix in row chunks (group sums via a sparse indicator product), so a backed h5ad is never loaded
+matrix in row chunks (group sums by a compiled loop over the stored values), so a backed h5ad is never loaded
 whole.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import anndata as ad
+import numba
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -79,14 +80,34 @@ def group_codes(labels, *, control: str = CONTROL) -> tuple[np.ndarray, np.ndarr
 def group_sums(x, codes: np.ndarray, n_groups: int, *, transform=None, chunk_rows: int = DEFAULT_CHUNK_ROWS):
     """``(n_groups, G)`` float64 sums of the rows of ``x`` per code, streamed; ``transform`` maps each block."""
     sums = np.zeros((n_groups, x.shape[1]), dtype=np.float64)
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
     for rows, block in iter_row_chunks(x, chunk_rows=chunk_rows):
         block = transform(block) if transform is not None else block
         c = codes[rows]
+        if sparse.issparse(block):
+            _add_sparse_rows(block.indptr, block.indices, block.data, c, sums, max(1, numba.get_num_threads()))
+            continue
         keep = np.flatnonzero(c >= 0)
         indicator = sparse.csr_matrix((np.ones(keep.size), (c[keep], keep)), shape=(n_groups, block.shape[0]))
-        part = indicator @ (block.astype(np.float64) if sparse.issparse(block) else np.asarray(block, np.float64))
-        sums += part.toarray() if sparse.issparse(part) else part
+        sums += indicator @ np.asarray(block, np.float64)
     return sums
+
+
+@numba.njit(cache=True, parallel=True)
+def _add_sparse_rows(indptr, indices, data, codes, sums, n_parts):
+    """``sums[code, gene] += value`` over CSR rows in order (a sequential float64 sum, however the rows are
+    chunked); each of ``n_parts`` threads reads every row and adds the genes of its own range."""
+    n_genes = sums.shape[1]
+    for part in numba.prange(n_parts):
+        g0, g1 = n_genes * part // n_parts, n_genes * (part + 1) // n_parts
+        for r in range(indptr.size - 1):
+            code = codes[r]
+            if code < 0:
+                continue
+            for e in range(indptr[r], indptr[r + 1]):
+                gene = indices[e]
+                if g0 <= gene < g1:
+                    sums[code, gene] += data[e]
 
 
 def pseudobulk(
