@@ -31,7 +31,7 @@ def iter_row_chunks(x, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tupl
     for start in range(0, n, chunk_rows):
         rows = slice(start, min(start + chunk_rows, n))
         if sparse.issparse(x) and x.format == "csr":
-            yield rows, _csr_rows(x, rows)
+            yield rows, csr_rows(x, rows)
             continue
         block = x[rows]
         if sparse.issparse(block) and not isinstance(block, sparse.csr_matrix):
@@ -41,7 +41,7 @@ def iter_row_chunks(x, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tupl
         yield rows, block
 
 
-def _csr_rows(x: sparse.csr_matrix, rows: slice) -> sparse.csr_matrix:
+def csr_rows(x: sparse.csr_matrix, rows: slice) -> sparse.csr_matrix:
     """Rows ``rows`` of ``x`` as a CSR matrix over the same value and index arrays (scipy's slicing copies them)."""
     e0, e1 = x.indptr[rows.start], x.indptr[rows.stop]
     indptr = x.indptr[rows.start : rows.stop + 1] - e0

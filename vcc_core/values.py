@@ -10,7 +10,7 @@ import numpy as np
 from scipy import sparse
 
 from vcc_core.keys import UNS_SPACE
-from vcc_core.normalize import Space, iter_row_chunks
+from vcc_core.normalize import Space, csr_rows, iter_row_chunks
 
 LOG1P_MAX = 15.0
 """log1p of any plausible normalised value stays below this (cell-eval uses the same bound)."""
@@ -106,8 +106,11 @@ def _row_stats(x, *, sample_rows: int) -> tuple[np.ndarray, ...]:
     picks = [slice(0, n)] if n <= sample_rows else [slice(0, k), slice(n // 2, n // 2 + k), slice(n - k, n)]
     parts = []
     for rows in picks:
-        whole_matrix = rows == slice(0, n) and (sparse.issparse(x) or isinstance(x, np.ndarray))
-        block = _as_csr(x if whole_matrix else x[rows])  # a matrix in memory is read in place, not copied
+        if sparse.issparse(x) and x.format == "csr":
+            block = csr_rows(x, rows)  # a CSR matrix in memory is read in place, not copied
+        else:
+            whole_matrix = rows == slice(0, n) and isinstance(x, np.ndarray)
+            block = _as_csr(x if whole_matrix else x[rows])
         values = block.data
         _check_finite_nonnegative(values)
         nnz = np.diff(block.indptr)
