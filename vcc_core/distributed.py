@@ -53,9 +53,9 @@ from distributed import Client, LocalCluster
 from scipy import sparse
 
 from vcc_core import rank_histogram as rh
-from vcc_core.de import DEResult, benjamini_hochberg, fold_changes, mwu_pvalues
+from vcc_core.de import DEResult
 from vcc_core.evaluate import _check_same_perturbations, evaluate_profiles
-from vcc_core.h5ad_rows import Source, labels_only, open_predictions, open_source, read_rows
+from vcc_core.h5ad_rows import Source, assemble, labels_only, open_predictions, open_source, read_rows
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.normalize import DEFAULT_CHUNK_ROWS, Space, median_target, normalize_block, row_totals
@@ -228,22 +228,9 @@ def _finish_block(part: Part, plan: Plan, sizes: np.ndarray, j: int) -> tuple:
 def _assemble(source: Source, blocks: tuple, *, de: bool) -> tuple[Profiles, DEResult | None]:
     """Profiles and DE of one source from the finished blocks."""
     sums = np.hstack([b[0] for b in blocks])
-    n_cells = np.bincount(source.codes[source.codes >= 0], minlength=source.groups.size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / n_cells[:, None]
-    profiles = Profiles(means[1:], means[0], source.groups[1:], source.genes, n_cells[1:])
     if not de:
-        return profiles, None
-    stat, tie = np.hstack([b[1] for b in blocks]), np.hstack([b[2] for b in blocks])
-    sizes = np.bincount(source.de_codes[source.de_codes >= 0], minlength=source.de_perts.size + 1)
-    rows = np.r_[0, 1 + np.flatnonzero(source.groups[1:] != "")]
-    dtype = source.dtype if source.dtype.kind == "f" else np.dtype(np.float64)
-    with np.errstate(over="ignore"):  # means past the float type's range become inf, as in vcc_core.de
-        expm1 = np.expm1(means[rows].astype(dtype).astype(np.float64)).astype(dtype)
-    pvalue = mwu_pvalues(stat, tie, n1=sizes[1:], n2=int(sizes[0]))
-    log2fc, change = fold_changes(expm1[1:], expm1[0])
-    fields = (stat, pvalue, benjamini_hochberg(pvalue), log2fc, change, expm1[1:], expm1[0], sizes[1:], int(sizes[0]))
-    return profiles, DEResult(source.de_perts, source.genes, *fields)
+        return assemble(source, sums)
+    return assemble(source, sums, np.hstack([b[1] for b in blocks]), np.hstack([b[2] for b in blocks]))
 
 
 @contextlib.contextmanager

@@ -18,10 +18,11 @@ import pandas as pd
 from anndata.io import sparse_dataset
 from scipy import sparse
 
+from vcc_core.de import DEResult, benjamini_hochberg, fold_changes, mwu_pvalues
 from vcc_core.io import align_genes, load_dataset, load_predictions, read_h5ad, validate_dataset
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.normalize import Space
-from vcc_core.pseudobulk import group_codes
+from vcc_core.pseudobulk import Profiles, group_codes
 
 
 @dataclass(frozen=True)
@@ -123,3 +124,26 @@ def read_rows(path: str, rows: slice, columns: np.ndarray | None):
     if block.dtype == np.float16:  # the loader makes float16 float32 (scipy and torch need it)
         block = block.astype(np.float32)
     return block if columns is None else block[:, columns]
+
+
+def assemble(source: Source, sums: np.ndarray, stat=None, tie=None):
+    """Profiles, and the DE when ``stat``/``tie`` are given, of a source from its float64 group sums.
+
+    DE means are the float64 means rounded to the data's float type (the in-memory path accumulates them in
+    that type, so ``target_mean``, ``ref_mean`` and ``log2_fold_change`` may differ in the last bits).
+    """
+    n_cells = np.bincount(source.codes[source.codes >= 0], minlength=source.groups.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / n_cells[:, None]
+    profiles = Profiles(means[1:], means[0], source.groups[1:], source.genes, n_cells[1:])
+    if stat is None:
+        return profiles, None
+    sizes = np.bincount(source.de_codes[source.de_codes >= 0], minlength=source.de_perts.size + 1)
+    rows = np.r_[0, 1 + np.flatnonzero(source.groups[1:] != "")]
+    dtype = source.dtype if source.dtype.kind == "f" else np.dtype(np.float64)
+    with np.errstate(over="ignore"):  # means past the float type's range become inf, as in vcc_core.de
+        expm1 = np.expm1(means[rows].astype(dtype).astype(np.float64)).astype(dtype)
+    pvalue = mwu_pvalues(stat, tie, n1=sizes[1:], n2=int(sizes[0]))
+    log2fc, change = fold_changes(expm1[1:], expm1[0])
+    fields = (stat, pvalue, benjamini_hochberg(pvalue), log2fc, change, expm1[1:], expm1[0], sizes[1:], int(sizes[0]))
+    return profiles, DEResult(source.de_perts, source.genes, *fields)

@@ -85,12 +85,18 @@ def group_sums(x, codes: np.ndarray, n_groups: int, *, transform=None, chunk_row
         block = transform(block) if transform is not None else block
         c = codes[rows]
         if sparse.issparse(block):
-            _add_sparse_rows(block.indptr, block.indices, block.data, c, sums, max(1, numba.get_num_threads()))
+            add_sparse_rows(block, c, sums)
             continue
         keep = np.flatnonzero(c >= 0)
         indicator = sparse.csr_matrix((np.ones(keep.size), (c[keep], keep)), shape=(n_groups, block.shape[0]))
         sums += indicator @ np.asarray(block, np.float64)
     return sums
+
+
+def add_sparse_rows(block: sparse.csr_matrix, codes: np.ndarray, sums: np.ndarray) -> None:
+    """``sums[code] += row`` for every CSR row with a code >= 0, in row order, in place (float64 ``sums``)."""
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    _add_sparse_rows(block.indptr, block.indices, block.data, codes, sums, max(1, numba.get_num_threads()))
 
 
 @numba.njit(cache=True, parallel=True)

@@ -24,9 +24,16 @@ def register(subparsers) -> None:
     parser.add_argument("--control", default=CONTROL, help="control label (default: %(default)s)")
     parser.add_argument(
         "--scheduler",
-        choices=["inprocess", "dask"],
+        choices=["inprocess", "stream", "dask"],
         default="inprocess",
-        help="where pseudobulk and DE run: in this process, or on Dask (default: %(default)s)",
+        help="where pseudobulk and DE run: in this process with the files in memory, in this process reading the "
+        "files in chunks of rows (memory bounded by --memory-gb), or on Dask (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--memory-gb",
+        type=float,
+        default=1.0,
+        help="--scheduler stream: memory for the DE's batch of genes, in GiB (default: %(default)s)",
     )
     parser.add_argument(
         "--address", help="Dask scheduler (tcp://host:8786) for --scheduler dask; default: a LocalCluster here"
@@ -58,6 +65,18 @@ def run(args) -> int:
             control=args.control,
             profile=args.profile,
             mantissa_bits=args.de_bits,
+            progress=progress,
+        )
+    elif args.scheduler == "stream":
+        from vcc_core.stream import evaluate as evaluate_streamed
+
+        results, agg = evaluate_streamed(
+            args.real,
+            args.pred,
+            pert_col=args.pert_col,
+            control=args.control,
+            profile=args.profile,
+            batch_entries=max(1, int(args.memory_gb * 2**30) // 8),
             progress=progress,
         )
     elif args.address:

@@ -1,0 +1,198 @@
+"""Pseudobulk, Wilcoxon DE and the metrics of ``.h5ad`` files read in row chunks, in one process, memory bounded.
+
+Neither file is ever held whole: each is read from disk in chunks of rows (:func:`vcc_core.h5ad_rows.read_rows`).
+
+1. A first pass checks the values (finite, >= 0: the loader's messages), sums each cell's counts for the
+   normalisation target (counts only) and counts, per chunk and gene, the nonzero entries that the DE ranks.
+2. Then, per batch of genes holding at most ``batch_entries`` such entries, every chunk is read again, normalised
+   (:func:`vcc_core.normalize.normalize_block`) and its entries written as keys straight into their gene's bucket
+   (:mod:`vcc_core.rank_kernel`): the bucket positions are known from the counts of pass 1. The first batch's pass
+   also adds the rows to the pseudobulk sums. Each finished batch is ranked (radix sort and scan) and dropped.
+
+Peak memory: the key buffer (8 bytes x ``batch_entries``), one chunk of rows and its normalised copy, and the
+``(perturbations x genes)`` statistics. The U statistics, tie terms, p-values, FDR and pseudobulk means equal the
+in-memory path (:func:`vcc_core.evaluate.evaluate`); DE means are float64 means rounded to the data's type
+(:func:`vcc_core.h5ad_rows.assemble`). Each file is read ``1 + batches`` times, so the OS file cache matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from vcc_core import rank_kernel
+from vcc_core.de import DEResult, _batches, _entry_codes
+from vcc_core.evaluate import _check_same_perturbations, evaluate_profiles
+from vcc_core.h5ad_rows import Source, assemble, labels_only, open_predictions, open_source, read_rows
+from vcc_core.keys import CONTROL, PERT_COL
+from vcc_core.metrics import get_metric, profile_metrics
+from vcc_core.normalize import DEFAULT_CHUNK_ROWS, median_target, normalize_block
+from vcc_core.pseudobulk import Profiles, add_sparse_rows
+from vcc_core.values import check_values
+
+DEFAULT_BATCH_ENTRIES = 1 << 27  # 1 GiB of keys
+
+
+def profiles_and_de(
+    source: Source,
+    *,
+    de: bool = True,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    batch_entries: int = DEFAULT_BATCH_ENTRIES,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Profiles, DEResult | None]:
+    """Pseudobulk (and DE against control when ``de``) of one file, streamed (see the module docstring)."""
+    say = progress or (lambda _msg: None)
+    n_rows, n_genes = source.codes.size, source.genes.size
+    ranges = [slice(r, min(r + chunk_rows, n_rows)) for r in range(0, n_rows, chunk_rows)]
+    de_codes = np.ascontiguousarray(source.de_codes, dtype=np.int64)
+    counted = source.space == "counts"
+    totals = np.zeros(n_rows) if counted else None
+    chunk_counts = np.zeros((len(ranges), n_genes), dtype=np.int64)
+    say(f"reading {n_rows:,} cells in {len(ranges)} chunks: checks{', totals' if counted else ''}, entries per gene")
+    for i, rows in enumerate(ranges):
+        block = _csr(read_rows(source.path, rows, source.columns))
+        check_values(block)
+        if counted:
+            totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
+        if de:
+            chunk_counts[i] = _entry_counts(block, de_codes[rows], blocks=1).sum(axis=0)
+    target = _target(source, totals) if counted else None
+
+    def normalised(rows: slice):
+        block = _csr(read_rows(source.path, rows, source.columns))
+        return block if target is None else normalize_block(block, target_sum=target, inplace=True)
+
+    if not de:
+        say("pseudobulk")
+        sums = np.zeros((source.groups.size, n_genes))
+        for rows in ranges:
+            add_sparse_rows(normalised(rows), source.codes[rows], sums)
+        return assemble(source, sums)
+    return _de_pass(source, ranges, chunk_counts, normalised, batch_entries=batch_entries, say=say)
+
+
+def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries: int, say):
+    """Pass 2: per batch of genes, every chunk read, normalised and bucketed; the first batch also pseudobulks."""
+    n_genes, n_groups = source.genes.size, source.de_perts.size + 1
+    de_codes = np.ascontiguousarray(source.de_codes, dtype=np.int64)
+    group_bits = max(1, int(n_groups - 1).bit_length())
+    sizes = np.bincount(de_codes[de_codes >= 0], minlength=n_groups).astype(np.float64)
+    per_gene = chunk_counts.sum(axis=0)
+    batches = _batches(per_gene, batch_entries)
+    buffer = np.empty(max(size for _, _, size in batches), dtype=np.int64)
+    sums = np.zeros((source.groups.size, n_genes))
+    stat, tie = np.empty((n_groups - 1, n_genes)), np.empty((n_groups - 1, n_genes))
+    # Where each chunk's entries of a gene start within the gene's bucket (of the whole gene range).
+    chunk_offsets = np.cumsum(chunk_counts, axis=0) - chunk_counts
+    blocks = max(1, rank_kernel.threads())
+    for b, (g0, g1, _) in enumerate(batches):
+        say(f"Wilcoxon DE, genes {g0:,}-{g1:,} of {n_genes:,} (batch {b + 1} of {len(batches)}, {len(ranges)} chunks)")
+        starts = np.concatenate([[0], np.cumsum(per_gene[g0:g1])])
+        keys = buffer[: starts[-1]]
+        for i, rows in enumerate(ranges):
+            block = normalised(rows)
+            if b == 0:
+                add_sparse_rows(block, source.codes[rows], sums)
+            raw, is_float32, zero_code = _entry_codes(block.data)
+            if not is_float32:
+                msg = "the streamed DE ranks float32 values; these need float64: evaluate in memory instead"
+                raise ValueError(msg)
+            codes = de_codes[rows]
+            bounds = rank_kernel.row_blocks(block.indptr, blocks)
+            counts = np.empty((blocks, g1 - g0), dtype=np.int64)
+            args = (block.indptr, block.indices, raw, is_float32, zero_code, codes, g0, g1, bounds)
+            rank_kernel.count_entries(*args, counts)
+            if not np.array_equal(counts.sum(axis=0), chunk_counts[i, g0:g1]):  # keys would land in wrong slots
+                msg = f"rows {rows.start}-{rows.stop} changed between two reads of {source.path}"
+                raise ValueError(msg)
+            slots = starts[:-1] + chunk_offsets[i, g0:g1] + np.cumsum(counts, axis=0) - counts
+            rank_kernel.fill_keys(*args, slots, group_bits, keys)
+        stat[:, g0:g1], tie[:, g0:g1] = rank_kernel.rank_sums(
+            keys, starts, sizes[1:], int(sizes[0]), 1 << 31, group_bits
+        )
+    return assemble(source, sums, stat, tie)
+
+
+def _entry_counts(block: sparse.csr_matrix, codes: np.ndarray, *, blocks: int) -> np.ndarray:
+    raw, is_float32, zero_code = _entry_codes(block.data)
+    return rank_kernel.entry_counts(
+        block.indptr, block.indices, raw, is_float32, zero_code, codes, n_genes=block.shape[1], blocks=blocks
+    )[1]
+
+
+def _csr(block) -> sparse.csr_matrix:
+    return block if sparse.issparse(block) and block.format == "csr" else sparse.csr_matrix(block)
+
+
+def _target(source: Source, totals: np.ndarray) -> float:
+    """:func:`vcc_core.normalize.median_target` over the labelled cells, by its sparse or dense rule."""
+    like = sparse.csr_matrix((0, 1), dtype=source.dtype) if source.is_sparse else np.empty((0, 1), source.dtype)
+    kept = totals[source.codes >= 0]
+    if not source.is_sparse:
+        kept = kept[kept > 0]
+    if kept.size == 0 or not kept.any():
+        return median_target(like, totals=np.zeros(0))
+    return median_target(like, totals=kept)
+
+
+def evaluate(
+    real: str | Path,
+    pred: str | Path,
+    *,
+    pert_col: str = PERT_COL,
+    control: str = CONTROL,
+    profile: str = "vcc",
+    metrics: list[str] | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    batch_entries: int = DEFAULT_BATCH_ENTRIES,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`vcc_core.evaluate.evaluate` of two ``.h5ad`` files, each read in chunks of ``chunk_rows`` rows.
+
+    Working memory is bounded by ``batch_entries`` (8 bytes each) plus a few chunks of rows; the file's
+    ``obs``/``var`` and the (perturbations x genes) results are held as usual.
+
+    Raises
+    ------
+    ValueError
+        As :func:`vcc_core.evaluate.evaluate`.
+    """
+    names = metrics if metrics is not None else profile_metrics(profile)
+    need_de = any(get_metric(n).kind == "de" for n in names)
+    say = progress or (lambda _msg: None)
+    say("reading obs and var of the real and predicted files")
+    try:
+        real_src = open_source(real, pert_col=pert_col, control=control)
+    except ValueError as err:
+        raise ValueError(f"real data: {err}") from err
+    pred_src = open_predictions(pred, real=real_src, pert_col=pert_col, control=control)
+    real_labels, pred_labels = (labels_only(s.groups, pert_col=pert_col) for s in (real_src, pred_src))
+    _check_same_perturbations(real_labels, pred_labels, pert_col=pert_col)
+    sides = []
+    for name, source in (("real", real_src), ("pred", pred_src)):
+        try:
+            sides.append(
+                profiles_and_de(
+                    source,
+                    de=need_de,
+                    chunk_rows=chunk_rows,
+                    batch_entries=batch_entries,
+                    progress=lambda m, name=name: say(f"{name}: {m}"),
+                )
+            )
+        except ValueError as err:
+            raise ValueError(f"{'real data' if name == 'real' else 'predictions'}: {err}") from err
+    say("metrics")
+    (real_p, real_de), (pred_p, pred_de) = sides
+    dtypes = tuple(_value_dtype(s) for s in (real_src, pred_src))
+    return evaluate_profiles(real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=dtypes)
+
+
+def _value_dtype(source: Source) -> np.dtype:
+    """The float type the in-memory path keeps the means in."""
+    return source.dtype if source.dtype.kind == "f" and source.dtype.itemsize >= 4 else np.dtype(np.float32)
