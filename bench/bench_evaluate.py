@@ -1,7 +1,7 @@
 """Time ``vcc_core.evaluate`` against ``cell-eval run`` on the same files, and check they agree.
 
     .venv/bin/python bench/bench_evaluate.py [--genes 18080 --perts 50 --cells 100 --controls 5000]
-        [--profile vcc] [--no-reference] [--reference /work/refenv/bin/python] [--workdir DIR]
+        [--profile vcc] [--no-reference] [--stream] [--reference /work/refenv/bin/python] [--workdir DIR]
 
 Builds (once per shape, kept in ``--workdir``) a simulated screen as the real file (raw counts) and a prediction
 made of resampled real cells (70% of each perturbation's cells drawn from its own, 30% from the next one's;
@@ -73,12 +73,20 @@ def build_files(workdir: Path, *, genes: int, perts: int, cells: int, controls: 
     return real_path, pred_path
 
 
-def child_ours(real: str, pred: str, out: str, profile: str) -> None:
-    """Run inside the timed process: evaluate, write the tables, report time and peak memory as JSON."""
+def child_ours(real: str, pred: str, out: str, profile: str, mode: str) -> None:
+    """Run inside the timed process: evaluate, write the tables, report time and peak memory as JSON.
+
+    ``mode``: ``memory`` (:func:`vcc_core.evaluate.evaluate`) or ``stream`` (:func:`vcc_core.stream.evaluate`,
+    1 GiB of DE keys).
+    """
+    from vcc_core import stream
     from vcc_core.evaluate import evaluate, write_results
 
     start = time.perf_counter()
-    results, agg = evaluate(real, pred, profile=profile)
+    if mode == "stream":
+        results, agg = stream.evaluate(real, pred, profile=profile, batch_entries=1 << 27)
+    else:
+        results, agg = evaluate(real, pred, profile=profile)
     seconds = time.perf_counter() - start
     write_results(results, agg, out)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -117,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vcc-bench"))
     parser.add_argument("--reference", default="/work/refenv/bin/python", help="python with cell-eval installed")
     parser.add_argument("--no-reference", action="store_true", help="time ours only")
-    parser.add_argument("--child", nargs=4, metavar=("REAL", "PRED", "OUT", "PROFILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--stream", action="store_true", help="time the streamed evaluation too (1 GiB of DE keys)")
+    parser.add_argument("--child", nargs=5, metavar=("REAL", "PRED", "OUT", "PROFILE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child_ours(*args.child)
@@ -125,9 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     real, pred = build_files(args.workdir, genes=args.genes, perts=args.perts, cells=args.cells, controls=args.controls)
     runs = {"ours": args.workdir / "out_ours"}
     print(f"files: {real} and {pred}; profile {args.profile}", file=sys.stderr)
-    reports = {
-        "ours": run_child([sys.executable, __file__, "--child", str(real), str(pred), str(runs["ours"]), args.profile])
-    }
+    child = [sys.executable, __file__, "--child", str(real), str(pred)]
+    reports = {"ours": run_child([*child, str(runs["ours"]), args.profile, "memory"])}
+    if args.stream:
+        runs["streamed"] = args.workdir / "out_streamed"
+        reports["streamed"] = run_child([*child, str(runs["streamed"]), args.profile, "stream"])
     if not args.no_reference and Path(args.reference).exists():
         runs["cell-eval"] = args.workdir / "out_cell_eval"
         code = [args.reference, "-c", REFERENCE_CHILD, str(real), str(pred), str(runs["cell-eval"]), args.profile]
@@ -138,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     if "cell-eval" in reports:
         print(f"speed-up (evaluate): {reports['cell-eval']['seconds'] / reports['ours']['seconds']:.1f}x")
         print(compare(runs["ours"], runs["cell-eval"]).to_string(index=False))
+    if "streamed" in reports:
+        print("streamed vs in memory:")
+        print(compare(runs["streamed"], runs["ours"]).to_string(index=False))
     return 0
 
 

@@ -41,6 +41,7 @@ import torch
 from scipy import sparse
 
 from vcc_core import rank_kernel
+from vcc_core.compiled import threads
 from vcc_core.device import get_device, to_numpy
 from vcc_core.keys import CONTROL, PERT_COL
 
@@ -281,7 +282,7 @@ def _compiled_rank_statistics(X, codes, counts, *, batch_entries: int, progress)
     stat = np.empty((counts.size - 1, csr.shape[1]))
     tie = np.empty_like(stat)
     args = (csr.indptr, csr.indices, raw, is_float32, zero_code, codes)
-    bounds, entries = rank_kernel.entry_counts(*args, n_genes=csr.shape[1], blocks=max(1, rank_kernel.threads()))
+    bounds, entries = rank_kernel.entry_counts(*args, n_genes=csr.shape[1], blocks=threads())
     batches = _batches(entries.sum(axis=0), batch_entries)
     buffer = np.empty(max(size for _, _, size in batches), dtype=np.int64)
     for g0, g1, _ in batches:

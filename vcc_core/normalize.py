@@ -17,6 +17,8 @@ import numba
 import numpy as np
 from scipy import sparse
 
+from vcc_core.compiled import parallel_kernel
+
 Space = Literal["counts", "log1p"]
 DEFAULT_CHUNK_ROWS = 10_000
 
@@ -110,7 +112,7 @@ def normalize_block(block, *, target_sum: float, inplace: bool = False):
     return np.log1p(np.asarray(block, dtype=dtype) / factor[:, None])
 
 
-@numba.njit(cache=True, parallel=True)
+@parallel_kernel
 def _divide_rows(indptr, data, factor):
     """``data`` of row ``r`` divided by ``factor[r]`` in place (IEEE division: the same result as numpy's)."""
     for r in numba.prange(indptr.size - 1):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from vcc_core.compiled import parallel_kernel, threads
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.normalize import DEFAULT_CHUNK_ROWS, iter_row_chunks, median_target, normalize_block
 
@@ -96,10 +97,10 @@ def group_sums(x, codes: np.ndarray, n_groups: int, *, transform=None, chunk_row
 def add_sparse_rows(block: sparse.csr_matrix, codes: np.ndarray, sums: np.ndarray) -> None:
     """``sums[code] += row`` for every CSR row with a code >= 0, in row order, in place (float64 ``sums``)."""
     codes = np.ascontiguousarray(codes, dtype=np.int64)
-    _add_sparse_rows(block.indptr, block.indices, block.data, codes, sums, max(1, numba.get_num_threads()))
+    _add_sparse_rows(block.indptr, block.indices, block.data, codes, sums, threads())
 
 
-@numba.njit(cache=True, parallel=True)
+@parallel_kernel
 def _add_sparse_rows(indptr, indices, data, codes, sums, n_parts):
     """``sums[code, gene] += value`` over CSR rows in order (a sequential float64 sum, however the rows are
     chunked); each of ``n_parts`` threads reads every row and adds the genes of its own range."""

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from vcc_core.compiled import parallel_kernel
+
 VALUE_BITS = 32
 GENES_PER_TASK = 64  # genes sorted by one task: enough tasks to balance the threads, few scratch allocations
 
@@ -46,7 +48,7 @@ def row_blocks(indptr, n_blocks):
     return bounds
 
 
-@numba.njit(cache=True, parallel=True)
+@parallel_kernel
 def count_entries(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, counts):
     """``counts[b, g - g0]`` = nonzero entries of gene ``g`` in the rows of block ``b`` (negative codes left out).
 
@@ -64,7 +66,7 @@ def count_entries(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bo
                     counts[b, gene] += 1
 
 
-@numba.njit(cache=True, parallel=True)
+@parallel_kernel
 def fill_keys(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, group_bits, keys):
     """Write the key of every entry counted by :func:`count_entries` at ``keys[slots[b, gene]]``, advancing it.
 
@@ -136,7 +138,7 @@ def _radix_sort(keys, scratch, n_bits):
     return src
 
 
-@numba.njit(cache=True, parallel=True)
+@parallel_kernel
 def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
     """``(P, G)`` U1 and pooled tie term of the ``P = sizes.size`` perturbations (groups 1..P) against control.
 
@@ -208,8 +210,3 @@ def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
                 stat[p, g] = u[p + 1] + zp * (negative + zc / 2.0)
                 tie[p, g] = ctrl_ties + extra[p + 1] + block * block * block - block
     return stat, tie
-
-
-def threads() -> int:
-    """Threads the kernels use (numba's setting, by default the CPU count)."""
-    return numba.get_num_threads()

@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import sparse
 
 from vcc_core import rank_kernel
+from vcc_core.compiled import threads
 from vcc_core.de import DEResult, _batches, _entry_codes
 from vcc_core.evaluate import _check_same_perturbations, evaluate_profiles
 from vcc_core.h5ad_rows import Source, assemble, labels_only, open_predictions, open_source, read_rows
@@ -89,7 +90,7 @@ def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries:
     stat, tie = np.empty((n_groups - 1, n_genes)), np.empty((n_groups - 1, n_genes))
     # Where each chunk's entries of a gene start within the gene's bucket (of the whole gene range).
     chunk_offsets = np.cumsum(chunk_counts, axis=0) - chunk_counts
-    blocks = max(1, rank_kernel.threads())
+    blocks = threads()
     for b, (g0, g1, _) in enumerate(batches):
         say(f"Wilcoxon DE, genes {g0:,}-{g1:,} of {n_genes:,} (batch {b + 1} of {len(batches)}, {len(ranges)} chunks)")
         starts = np.concatenate([[0], np.cumsum(per_gene[g0:g1])])

@@ -1,0 +1,51 @@
+"""Compiled kernels launched from many threads at once (Streamlit serves each session from its own thread)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = """
+import threading
+import numpy as np
+from scipy import sparse
+from vcc_core.de import wilcoxon_de
+from vcc_core.normalize import normalize_block
+from vcc_core.pseudobulk import group_sums
+
+rng = np.random.default_rng(0)
+counts = sparse.random(3000, 400, density=0.2, format="csr", dtype=np.float32, random_state=0)
+counts.data = np.ceil(counts.data * 20)
+labels = rng.choice(["non-targeting", "a", "b"], 3000)
+codes = np.unique(labels, return_inverse=True)[1]
+
+def run():
+    x = normalize_block(counts, target_sum=100.0)
+    return wilcoxon_de(x, labels).statistic, group_sums(x, codes, 3)
+
+want = run()
+got = [None] * 8
+def work(i):
+    got[i] = run()
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+import numba
+assert numba.threading_layer() == "workqueue", numba.threading_layer()
+assert all(np.array_equal(g[0], want[0]) and np.array_equal(g[1], want[1]) for g in got)
+print("ok")
+"""
+
+
+def test_concurrent_launches_on_the_thread_unsafe_layer():
+    """numba's fallback layer aborts the process on concurrent launches; the kernels take turns instead."""
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
