@@ -54,8 +54,8 @@ from scipy import sparse
 
 from vcc_core import rank_histogram as rh
 from vcc_core.de import DEResult
-from vcc_core.evaluate import _check_same_perturbations, evaluate_profiles
-from vcc_core.h5ad_rows import Source, assemble, labels_only, open_predictions, open_source, read_rows
+from vcc_core.evaluate import evaluate_profiles
+from vcc_core.h5ad_rows import Source, assemble, open_pair, open_source, read_rows, value_dtype
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.normalize import DEFAULT_CHUNK_ROWS, Space, median_target, normalize_block, row_totals
@@ -277,13 +277,7 @@ def evaluate(
     need_de = any(get_metric(n).kind == "de" for n in names)
     say = progress or (lambda _msg: None)
     say("reading obs and var of the real and predicted files")
-    try:
-        real_src = open_source(real, pert_col=pert_col, control=control)
-    except ValueError as err:
-        raise ValueError(f"real data: {err}") from err
-    pred_src = open_predictions(pred, real=real_src, pert_col=pert_col, control=control)
-    real_labels, pred_labels = (labels_only(s.groups, pert_col=pert_col) for s in (real_src, pred_src))
-    _check_same_perturbations(real_labels, pred_labels, pert_col=pert_col)
+    real_src, pred_src = open_pair(real, pred, pert_col=pert_col, control=control)
     say(f"connecting to {address}" if address else "starting a local Dask cluster")
     with connect(address, **(cluster_kwargs or {})) as client:
         workers = len(client.scheduler_info()["workers"])
@@ -291,10 +285,5 @@ def evaluate(
         sides = profiles_and_de([real_src, pred_src], de=need_de, mantissa_bits=mantissa_bits, chunk_rows=chunk_rows)
     say("metrics")
     (real_p, real_de), (pred_p, pred_de) = sides
-    dtypes = (_value_dtype(real_src), _value_dtype(pred_src))
+    dtypes = (value_dtype(real_src), value_dtype(pred_src))
     return evaluate_profiles(real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=dtypes)
-
-
-def _value_dtype(source: Source) -> np.dtype:
-    """The float type the in-process path keeps the means in (``evaluate._value_dtype`` of the normalised data)."""
-    return source.dtype if source.dtype.kind == "f" and source.dtype.itemsize >= 4 else np.dtype(np.float32)

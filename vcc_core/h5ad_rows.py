@@ -19,6 +19,7 @@ from anndata.io import sparse_dataset
 from scipy import sparse
 
 from vcc_core.de import DEResult, benjamini_hochberg, fold_changes, mwu_pvalues
+from vcc_core.evaluate import _check_same_perturbations
 from vcc_core.io import align_genes, load_dataset, load_predictions, read_h5ad, validate_dataset
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.normalize import Space
@@ -89,6 +90,29 @@ def open_predictions(path: str | Path, *, real: Source, pert_col: str = PERT_COL
         return _source(adata, pert_col=pert_col, control=control, space=space, genes=aligned)
     finally:
         adata.file.close()
+
+
+def open_pair(real, pred, *, pert_col: str = PERT_COL, control: str = CONTROL) -> tuple[Source, Source]:
+    """The real file and the prediction checked as :func:`vcc_core.evaluate.evaluate` checks them, as sources.
+
+    Raises
+    ------
+    ValueError
+        Messages starting with ``real data:`` or ``predictions``, or naming perturbations missing from the prediction.
+    """
+    try:
+        real_src = open_source(real, pert_col=pert_col, control=control)
+    except ValueError as err:
+        raise ValueError(f"real data: {err}") from err
+    pred_src = open_predictions(pred, real=real_src, pert_col=pert_col, control=control)
+    real_labels, pred_labels = (labels_only(s.groups, pert_col=pert_col) for s in (real_src, pred_src))
+    _check_same_perturbations(real_labels, pred_labels, pert_col=pert_col)
+    return real_src, pred_src
+
+
+def value_dtype(source: Source) -> np.dtype:
+    """The float type the in-memory path keeps a side's means in (``evaluate._value_dtype`` of the normalised data)."""
+    return source.dtype if source.dtype.kind == "f" and source.dtype.itemsize >= 4 else np.dtype(np.float32)
 
 
 def labels_only(labels, *, pert_col: str, genes=()) -> ad.AnnData:
