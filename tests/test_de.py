@@ -13,7 +13,7 @@ import torch
 from scipy import sparse
 from scipy.stats import false_discovery_control, mannwhitneyu
 
-from vcc_core import de
+from vcc_core import de, rank_sort
 from vcc_core.de import FRAME_COLUMNS, de_from_anndata, wilcoxon_de
 from vcc_core.keys import CONTROL, PERT_COL
 
@@ -113,10 +113,10 @@ def test_batches_and_engines_agree():
     csr = sparse.csr_matrix(x)
     perts, codes = de._group_codes(labels, control=CONTROL, n_cells=x.shape[0])
     counts = np.bincount(codes, minlength=perts.size + 1)
-    whole = de._rank_statistics(csr, codes, counts, device=None, batch_entries=1 << 27, progress=None)
+    whole = rank_sort.rank_statistics(csr, codes, counts, device=None, batch_entries=1 << 27, progress=None)
     for batch in (1, 17, 250):
         for device in (None, torch.device("cpu")):
-            got = de._rank_statistics(csr, codes, counts, device=device, batch_entries=batch, progress=None)
+            got = rank_sort.rank_statistics(csr, codes, counts, device=device, batch_entries=batch, progress=None)
             np.testing.assert_array_equal(got[0], whole[0])
             np.testing.assert_array_equal(got[1], whole[1])
 
@@ -138,7 +138,7 @@ def test_compiled_kernel_equals_the_sort_path(seed):
     labels = rng.choice([CONTROL, "A", "B", "C", ""], n)
     perts, codes = de._group_codes(labels, control=CONTROL, n_cells=n)
     counts = np.bincount(codes[codes >= 0], minlength=perts.size + 1)
-    expected = de._rank_statistics(x, codes, counts, device=None, batch_entries=1 << 27, progress=None)
+    expected = rank_sort.rank_statistics(x, codes, counts, device=None, batch_entries=1 << 27, progress=None)
     for batch in (1, 50, 1 << 27):
         got = de._compiled_rank_statistics(x, codes, counts, batch_entries=batch, progress=None)
         np.testing.assert_array_equal(got[0], expected[0])
@@ -159,9 +159,9 @@ def test_kernel_tells_negative_zero_from_small_values():
 
 def test_entry_keys_of_a_late_batch_are_relative_to_its_first_gene():
     x = sparse.csr_matrix(np.array([[0, 0, 0, 1.5, 0], [0, 0, 0, 0, 2.5]], dtype=np.float32))
-    values, _ = de._value_codes(x.data)
-    keys = de._entry_keys(x, values, np.array([0, 1]), (3, 5, x.nnz), group_bits=1)
-    assert (keys >> (de.VALUE_BITS + 1)).tolist() == [0, 1]
+    values, _ = rank_sort._value_codes(x.data)
+    keys = rank_sort._entry_keys(x, values, np.array([0, 1]), (3, 5, x.nnz), group_bits=1)
+    assert (keys >> (rank_sort.VALUE_BITS + 1)).tolist() == [0, 1]
     assert (keys & 1).tolist() == [0, 1]
 
 

@@ -1,4 +1,5 @@
-"""Compiled CPU kernels for the Wilcoxon rank sums of :mod:`vcc_core.de`: bucket by gene, radix sort, one scan.
+"""Compiled CPU kernels for the Wilcoxon rank sums of :mod:`vcc_core.de` (bucket by gene, radix sort, one scan),
+and the helpers that plan them (value codes, batches of genes).
 
 Every nonzero entry of a range of genes becomes one int64 key ``value code | group`` (an order-preserving unsigned
 32-bit code of the value; control is group 0, so it sorts first among equal values), moved into its gene's bucket
@@ -14,6 +15,8 @@ result equals the sort-based path of :mod:`vcc_core.de` bit for bit (``tests/tes
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numba
 import numpy as np
@@ -210,3 +213,41 @@ def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
                 stat[p, g] = u[p + 1] + zp * (negative + zc / 2.0)
                 tie[p, g] = ctrl_ties + extra[p + 1] + block * block * block - block
     return stat, tie
+
+
+def entry_codes(data: np.ndarray) -> tuple[np.ndarray, bool, int]:
+    """What the kernel reads per entry: float32 values as int32 bits, else order-preserving int64 codes.
+
+    Values that float32 does not hold exactly are coded ``2 * rank + 1`` among the distinct values and zero gets
+    the even code between its neighbours, so zeros are told apart from every other value.
+    """
+    if data.dtype != np.float32:
+        narrow = data.astype(np.float32)
+        if not np.array_equal(narrow, data):
+            distinct, inverse = np.unique(data, return_inverse=True)
+            zero = 2 * int(np.searchsorted(distinct, 0.0))
+            return np.where(data == 0, zero, 2 * inverse.astype(np.int64) + 1), False, zero
+        data = narrow
+    return data.view(np.int32), True, 1 << 31
+
+
+def check_batch(batch_entries: int) -> None:
+    if batch_entries < 1:
+        msg = f"batch_entries must be a positive number of entries, got {batch_entries}"
+        raise ValueError(msg)
+
+
+def gene_batches(
+    per_gene: np.ndarray, batch_entries: int, *, max_genes: int | None = None
+) -> list[tuple[int, int, int]]:
+    """Consecutive gene ranges ``(g0, g1, entries)`` of at most ``batch_entries`` entries (or one gene)."""
+    check_batch(batch_entries)
+    n_genes = per_gene.size
+    max_genes = max_genes or max(n_genes, 1)
+    cumulative = np.concatenate([[0], np.cumsum(per_gene, dtype=np.int64)])
+    bounds = [0]
+    while bounds[-1] < n_genes:
+        g0 = bounds[-1]
+        g1 = int(np.searchsorted(cumulative, cumulative[g0] + batch_entries, side="right")) - 1
+        bounds.append(min(max(g1, g0 + 1), g0 + max_genes, n_genes))
+    return [(a, b, int(cumulative[b] - cumulative[a])) for a, b in itertools.pairwise(bounds)] or [(0, 0, 0)]

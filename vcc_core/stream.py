@@ -26,7 +26,7 @@ from scipy import sparse
 
 from vcc_core import rank_kernel
 from vcc_core.compiled import threads
-from vcc_core.de import DEResult, _batches, _entry_codes
+from vcc_core.de import DEResult
 from vcc_core.evaluate import evaluate_profiles
 from vcc_core.h5ad_rows import Source, assemble, open_pair, read_rows, value_dtype
 from vcc_core.keys import CONTROL, PERT_COL
@@ -84,7 +84,7 @@ def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries:
     group_bits = max(1, int(n_groups - 1).bit_length())
     sizes = np.bincount(de_codes[de_codes >= 0], minlength=n_groups).astype(np.float64)
     per_gene = chunk_counts.sum(axis=0)
-    batches = _batches(per_gene, batch_entries)
+    batches = rank_kernel.gene_batches(per_gene, batch_entries)
     buffer = np.empty(max(size for _, _, size in batches), dtype=np.int64)
     sums = np.zeros((source.groups.size, n_genes))
     stat, tie = np.empty((n_groups - 1, n_genes)), np.empty((n_groups - 1, n_genes))
@@ -99,7 +99,7 @@ def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries:
             block = normalised(rows)
             if b == 0:
                 add_sparse_rows(block, source.codes[rows], sums)
-            raw, is_float32, zero_code = _entry_codes(block.data)
+            raw, is_float32, zero_code = rank_kernel.entry_codes(block.data)
             if not is_float32:
                 msg = "the streamed DE ranks float32 values; these need float64: evaluate in memory instead"
                 raise ValueError(msg)
@@ -120,7 +120,7 @@ def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries:
 
 
 def _entry_counts(block: sparse.csr_matrix, codes: np.ndarray, *, blocks: int) -> np.ndarray:
-    raw, is_float32, zero_code = _entry_codes(block.data)
+    raw, is_float32, zero_code = rank_kernel.entry_codes(block.data)
     return rank_kernel.entry_counts(
         block.indptr, block.indices, raw, is_float32, zero_code, codes, n_genes=block.shape[1], blocks=blocks
     )[1]
