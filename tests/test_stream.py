@@ -89,7 +89,9 @@ def test_command_line(tmp_path, capsys):
     real, pred = str(METRIC_DATA / "real.h5ad"), str(METRIC_DATA / "pred.h5ad")
     args = ["evaluate", "--real", real, "--pred", pred, "--out", str(tmp_path), "--scheduler", "stream"]
     assert main([*args, "--memory-gb", "0.001"]) == 0
-    assert "batch" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "batch" in err
+    assert "peak memory of this process" in err
     ours = pd.read_csv(tmp_path / "results.csv", index_col=0, float_precision="round_trip")
     ref, _ = evaluate(real, pred, profile="vcc")
     _frames_equal(ours, ref.astype(float))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 
@@ -87,7 +88,8 @@ def run(args) -> int:
             args.real, args.pred, pert_col=args.pert_col, control=args.control, profile=args.profile, progress=progress
         )
     paths = write_results(results, agg, args.out)
-    progress(f"wrote {paths[0]} and {paths[1]}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    progress(f"wrote {paths[0]} and {paths[1]}; peak memory of this process {peak:.2f} GiB")
     means = agg.loc["mean"].astype(float)
     print("\n".join(f"{name}\t{value:.6g}" for name, value in means.items()))
     return 0
