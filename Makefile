@@ -14,7 +14,12 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-install: $(VENV)/.installed
+# Compiled kernels are cached on disk; compile them once here rather than on the first call in the app.
+$(VENV)/.warm: $(VENV)/.installed vcc_core/compiled.py vcc_core/rank_kernel.py vcc_core/normalize.py vcc_core/pseudobulk.py
+	$(PY) -c "from vcc_core.compiled import warm_up; warm_up()"
+	touch $@
+
+install: $(VENV)/.warm
 
 app: install
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.maxUploadSize $(VCC_MAX_UPLOAD_MB) \
