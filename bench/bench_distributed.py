@@ -1,7 +1,7 @@
 """Time pseudobulk in this process (streamed from the backed file) and on a Dask LocalCluster, on one file.
 
     .venv/bin/python bench/bench_distributed.py [--data FILE] [--preset vcc|small|tiny] [--workers 2]
-        [--chunk-rows 10000] [--de] [--accuracy] [--bits 6 8 10 12 23]
+        [--chunk-rows 10000] [--de] [--accuracy] [--bits 6 8 10 12 23] [--evaluate GB]
 
 ``--data``: the ``.h5ad`` to use; when it does not exist it is written first with
 ``python -m vcc_core simulate --preset PRESET --out FILE`` (default preset ``vcc``, into a temporary folder when
@@ -13,7 +13,9 @@ no ``--data`` is given). Steps, all on the same file:
 2. a ``LocalCluster`` of ``--workers`` processes of one thread: the start-up time, then the pseudobulk through
    :func:`vcc_core.distributed.profiles_and_de` (and with ``--de`` the pseudobulk and the exact Wilcoxon DE in
    one pass), the largest difference from step 1, and each worker's peak resident memory;
-3. with ``--accuracy`` (loads the whole file): the exact in-process DE of the normalised values
+3. with ``--evaluate GB``: ``python -m vcc_core evaluate --scheduler stream --memory-gb GB`` of the file against
+   itself (both sides read, normalised, pseudobulked and DE-tested in chunks), its time and peak RSS;
+4. with ``--accuracy`` (loads the whole file): the exact in-process DE of the normalised values
    (:func:`vcc_core.de.de_from_anndata`) against the Dask DE binned at each of ``--bits`` mantissa bits: largest
    ``|dU| / (n1 n2)``, largest ``|d log10 p|`` (p floored at the smallest normal float64), the Jaccard index of
    the ``fdr < 0.05`` sets over all (perturbation, gene) pairs, and the histogram entries per stored value.
@@ -73,6 +75,17 @@ def in_process(path: Path, workdir: Path, chunk_rows: int) -> tuple[dict, np.nda
     command = [sys.executable, "-c", IN_PROCESS_CHILD, str(path), str(out), str(chunk_rows)]
     done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1]), np.load(out)
+
+
+def streamed_evaluation(path: Path, workdir: Path, memory_gb: float) -> dict:
+    """``python -m vcc_core evaluate --scheduler stream`` of the file against itself, in a child: time, peak RSS."""
+    out = workdir / "streamed"
+    command = [sys.executable, "-m", "vcc_core", "evaluate", "--real", str(path), "--pred", str(path)]
+    command += ["--out", str(out), "--scheduler", "stream", "--memory-gb", str(memory_gb)]
+    command = ["/usr/bin/time", "-f", "%e %M", *command]
+    done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
+    seconds, peak_kib = done.stderr.strip().splitlines()[-1].split()
+    return {"seconds": float(seconds), "peak_mb": int(peak_kib) / 1024, "log": done.stderr}
 
 
 def peak_mb() -> float:
@@ -151,11 +164,15 @@ def main() -> None:
     parser.add_argument("--de", action="store_true", help="also time pseudobulk + exact DE on Dask")
     parser.add_argument("--accuracy", action="store_true", help="binned DE against the exact in-process DE")
     parser.add_argument("--bits", type=int, nargs="+", default=[6, 8, 10, 12, 23])
+    parser.add_argument(
+        "--evaluate", type=float, metavar="GB", help="also time the streamed evaluation of the file against itself"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = data_file(args.data, args.preset, Path(tmp))
         ours, means = in_process(path, Path(tmp), args.chunk_rows)
         dask_report = on_dask(path, args)
+        streamed = streamed_evaluation(path, Path(tmp), args.evaluate) if args.evaluate else None
         size_mib = path.stat().st_size / 2**20
     print(f"file: {path} ({size_mib:.0f} MiB), chunks of {args.chunk_rows} rows")
     print(
@@ -176,6 +193,12 @@ def main() -> None:
     print(f"largest |difference| of the means: {np.max(np.abs(dask_report['means'] - means)):.3g}")
     for row in dask_report.get("accuracy", []):
         print(json.dumps(row))
+    if streamed:
+        print(streamed["log"].rstrip())
+        print(
+            f"streamed evaluation of the file against itself (--memory-gb {args.evaluate}): "
+            f"{streamed['seconds']:.1f} s, peak RSS {streamed['peak_mb']:.0f} MiB (whole process)"
+        )
 
 
 if __name__ == "__main__":
