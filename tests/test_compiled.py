@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
@@ -51,15 +49,3 @@ def test_concurrent_launches_on_the_thread_unsafe_layer():
     done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
-
-
-def test_prefaulted_buffers_are_ordinary_writable_arrays():
-    from vcc_core.compiled import prefaulted
-
-    for n in (10, 1 << 24):  # numpy's allocation, and a populated mapping (128 MiB)
-        keys = prefaulted(n)
-        assert keys.dtype == np.int64
-        assert keys.shape == (n,)
-        assert keys.flags.writeable
-        keys[-3:] = [1, 2, 3]
-        assert keys[-3:].tolist() == [1, 2, 3]

@@ -10,12 +10,10 @@ only the first call after an install or a change pays the compilation, a few sec
 from __future__ import annotations
 
 import functools
-import mmap
 import threading
 from collections.abc import Callable
 
 import numba
-import numpy as np
 
 _LAUNCH = threading.Lock()
 
@@ -33,20 +31,6 @@ def parallel_kernel(function: Callable) -> Callable:
     return launch
 
 
-def prefaulted(n: int, dtype=np.int64) -> np.ndarray:
-    """An uninitialised array whose memory the kernel maps in one go (``MAP_POPULATE``) where the OS allows it.
-
-    Touching fresh memory page by page is the slowest part of ranking a VCC-size file on some virtual machines:
-    2 GiB take 1.9 s there (numpy asks for huge pages, which the kernel compacts memory for), 0.75 s populated.
-    """
-    size = int(n) * np.dtype(dtype).itemsize
-    populate = getattr(mmap, "MAP_POPULATE", 0)
-    if size < 1 << 26 or not populate:  # small, or not Linux: numpy's own allocation
-        return np.empty(int(n), dtype=dtype)
-    area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
-    return np.frombuffer(area, dtype=dtype)  # the array keeps the mapping alive; it is unmapped with the array
-
-
 def threads() -> int:
     """Threads a parallel kernel uses (numba's setting, by default the CPU count)."""
     return max(1, numba.get_num_threads())
@@ -54,7 +38,8 @@ def threads() -> int:
 
 def warm_up() -> None:
     """Compile every kernel once on tiny data, so that the first real call does not wait (``make install``)."""
-    from scipy import sparse  # the kernels' users import this module: import them here, not above
+    import numpy as np  # the kernels' users import this module: import them here, not above
+    from scipy import sparse
 
     from vcc_core.de import wilcoxon_de
     from vcc_core.normalize import normalize_block

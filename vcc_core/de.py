@@ -35,7 +35,7 @@ import torch
 from scipy import sparse
 
 from vcc_core import rank_kernel, rank_sort
-from vcc_core.compiled import prefaulted, threads
+from vcc_core.compiled import threads
 from vcc_core.device import get_device
 from vcc_core.keys import CONTROL, PERT_COL
 
@@ -279,7 +279,7 @@ def _compiled_rank_statistics(X, codes, counts, *, batch_entries: int, progress)
     args = (csr.indptr, csr.indices, raw, is_float32, zero_code, codes)
     bounds, entries = rank_kernel.entry_counts(*args, n_genes=csr.shape[1], blocks=threads())
     batches = rank_kernel.gene_batches(entries.sum(axis=0), batch_entries)
-    buffer = prefaulted(max(size for _, _, size in batches))
+    buffer = np.empty(max(size for _, _, size in batches), dtype=np.int64)
     for g0, g1, _ in batches:
         keys, starts = rank_kernel.gene_keys(
             *args, group_bits, genes=(g0, g1), bounds=bounds, counts=entries[:, g0:g1], buffer=buffer

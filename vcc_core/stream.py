@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import sparse
 
 from vcc_core import rank_kernel
-from vcc_core.compiled import prefaulted, threads
+from vcc_core.compiled import threads
 from vcc_core.de import DEResult
 from vcc_core.evaluate import evaluate_profiles
 from vcc_core.h5ad_rows import Source, assemble, open_pair, read_rows, value_dtype
@@ -45,14 +45,8 @@ def profiles_and_de(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     batch_entries: int = DEFAULT_BATCH_ENTRIES,
     progress: Callable[[str], None] | None = None,
-    keys_buffer: list | None = None,
 ) -> tuple[Profiles, DEResult | None]:
-    """Pseudobulk (and DE against control when ``de``) of one file, streamed (see the module docstring).
-
-    ``keys_buffer``: a list holding the DE's key buffer, reused when large enough and replaced otherwise; pass the
-    same list for several files to map that memory once.
-    """
-    keys_buffer = [] if keys_buffer is None else keys_buffer
+    """Pseudobulk (and DE against control when ``de``) of one file, streamed (see the module docstring)."""
     say = progress or (lambda _msg: None)
     n_rows, n_genes = source.codes.size, source.genes.size
     ranges = [slice(r, min(r + chunk_rows, n_rows)) for r in range(0, n_rows, chunk_rows)]
@@ -80,12 +74,10 @@ def profiles_and_de(
         for rows in ranges:
             add_sparse_rows(normalised(rows), source.codes[rows], sums)
         return assemble(source, sums)
-    return _de_pass(
-        source, ranges, chunk_counts, normalised, batch_entries=batch_entries, keys_buffer=keys_buffer, say=say
-    )
+    return _de_pass(source, ranges, chunk_counts, normalised, batch_entries=batch_entries, say=say)
 
 
-def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries: int, keys_buffer: list, say):
+def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries: int, say):
     """Pass 2: per batch of genes, every chunk read, normalised and bucketed; the first batch also pseudobulks."""
     n_genes, n_groups = source.genes.size, source.de_perts.size + 1
     de_codes = np.ascontiguousarray(source.de_codes, dtype=np.int64)
@@ -93,12 +85,7 @@ def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries:
     sizes = np.bincount(de_codes[de_codes >= 0], minlength=n_groups).astype(np.float64)
     per_gene = chunk_counts.sum(axis=0)
     batches = rank_kernel.gene_batches(per_gene, batch_entries)
-    needed = max(size for _, _, size in batches)
-    if keys_buffer and keys_buffer[0].size >= needed:
-        buffer = keys_buffer[0]  # the other file's buffer, its memory already mapped
-    else:
-        buffer = prefaulted(needed)
-        keys_buffer[:] = [buffer]
+    buffer = np.empty(max(size for _, _, size in batches), dtype=np.int64)
     sums = np.zeros((source.groups.size, n_genes))
     stat, tie = np.empty((n_groups - 1, n_genes)), np.empty((n_groups - 1, n_genes))
     # Where each chunk's entries of a gene start within the gene's bucket (of the whole gene range).
@@ -181,7 +168,7 @@ def evaluate(
     say = progress or (lambda _msg: None)
     say("reading obs and var of the real and predicted files")
     real_src, pred_src = open_pair(real, pred, pert_col=pert_col, control=control)
-    sides, keys_buffer = [], []
+    sides = []
     for name, source in (("real", real_src), ("pred", pred_src)):
         try:
             sides.append(
@@ -191,7 +178,6 @@ def evaluate(
                     chunk_rows=chunk_rows,
                     batch_entries=batch_entries,
                     progress=lambda m, name=name: say(f"{name}: {m}"),
-                    keys_buffer=keys_buffer,
                 )
             )
         except ValueError as err:
