@@ -104,13 +104,31 @@ def gene_keys(indptr, indices, raw, is_float32, zero_code, codes, group_bits, *,
     ``counts``: the columns ``g0:g1`` of :func:`entry_counts`. Reusing one buffer for every batch matters: memory
     touched for the first time costs several times more than the work done in it here.
     """
-    g0, g1 = genes
     starts = np.concatenate([[0], np.cumsum(counts.sum(axis=0))])
-    # Slot of block b in gene g: the gene's start plus the entries of the blocks before b.
-    slots = starts[:-1][None, :] + np.cumsum(counts, axis=0) - counts
     keys = buffer[: starts[-1]]
-    fill_keys(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, group_bits, keys)
+    place_keys(
+        indptr,
+        indices,
+        raw,
+        is_float32,
+        zero_code,
+        codes,
+        group_bits,
+        genes=genes,
+        bounds=bounds,
+        counts=counts,
+        first=starts[:-1],
+        keys=keys,
+    )
     return keys, starts
+
+
+def place_keys(indptr, indices, raw, is_float32, zero_code, codes, group_bits, *, genes, bounds, counts, first, keys):
+    """Write the keys of these rows' entries of ``genes``, block ``b``'s entries of gene ``g`` from slot
+    ``first[g]`` plus the entries of the blocks before ``b`` (``counts``: the blocks' :func:`count_entries`)."""
+    slots = first[None, :] + np.cumsum(counts, axis=0) - counts
+    g0, g1 = genes
+    fill_keys(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, group_bits, keys)
 
 
 @numba.njit(cache=True)

@@ -61,7 +61,7 @@ def profiles_and_de(
         if counted:
             totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
         if de:
-            chunk_counts[i] = _entry_counts(block, de_codes[rows], blocks=1).sum(axis=0)
+            chunk_counts[i] = _entry_counts(block, de_codes[rows], blocks=threads()).sum(axis=0)
     target = _target(source, totals) if counted else None
 
     def normalised(rows: slice):
@@ -111,8 +111,10 @@ def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries:
             if not np.array_equal(counts.sum(axis=0), chunk_counts[i, g0:g1]):  # keys would land in wrong slots
                 msg = f"rows {rows.start}-{rows.stop} changed between two reads of {source.path}"
                 raise ValueError(msg)
-            slots = starts[:-1] + chunk_offsets[i, g0:g1] + np.cumsum(counts, axis=0) - counts
-            rank_kernel.fill_keys(*args, slots, group_bits, keys)
+            first = starts[:-1] + chunk_offsets[i, g0:g1]  # this chunk's first slot in each gene's bucket
+            rank_kernel.place_keys(
+                *args[:6], group_bits, genes=(g0, g1), bounds=bounds, counts=counts, first=first, keys=keys
+            )
         stat[:, g0:g1], tie[:, g0:g1] = rank_kernel.rank_sums(
             keys, starts, sizes[1:], int(sizes[0]), 1 << 31, group_bits
         )

@@ -55,38 +55,23 @@ def run(args) -> int:
     def progress(message: str) -> None:
         print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
+    if args.address and args.scheduler != "dask":
+        msg = "--address is the Dask scheduler of --scheduler dask; add --scheduler dask or leave --address out"
+        raise ValueError(msg)
+    common = {"pert_col": args.pert_col, "control": args.control, "profile": args.profile, "progress": progress}
     if args.scheduler == "dask":
         from vcc_core.distributed import evaluate as evaluate_on_dask
 
         results, agg = evaluate_on_dask(
-            args.real,
-            args.pred,
-            address=args.address,
-            pert_col=args.pert_col,
-            control=args.control,
-            profile=args.profile,
-            mantissa_bits=args.de_bits,
-            progress=progress,
+            args.real, args.pred, address=args.address, mantissa_bits=args.de_bits, **common
         )
     elif args.scheduler == "stream":
         from vcc_core.stream import evaluate as evaluate_streamed
 
-        results, agg = evaluate_streamed(
-            args.real,
-            args.pred,
-            pert_col=args.pert_col,
-            control=args.control,
-            profile=args.profile,
-            batch_entries=max(1, int(args.memory_gb * 2**30) // 8),
-            progress=progress,
-        )
-    elif args.address:
-        msg = "--address is the Dask scheduler of --scheduler dask; add --scheduler dask or leave --address out"
-        raise ValueError(msg)
+        batch_entries = max(1, int(args.memory_gb * 2**30) // 8)  # 8 bytes per key
+        results, agg = evaluate_streamed(args.real, args.pred, batch_entries=batch_entries, **common)
     else:
-        results, agg = evaluate(
-            args.real, args.pred, pert_col=args.pert_col, control=args.control, profile=args.profile, progress=progress
-        )
+        results, agg = evaluate(args.real, args.pred, **common)
     paths = write_results(results, agg, args.out)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     progress(f"wrote {paths[0]} and {paths[1]}; peak memory of this process {peak:.2f} GiB")
