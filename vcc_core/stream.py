@@ -74,13 +74,12 @@ def profiles_and_de(
         for rows in ranges:
             add_sparse_rows(normalised(rows), source.codes[rows], sums)
         return assemble(source, sums)
-    return _de_pass(source, ranges, chunk_counts, normalised, batch_entries=batch_entries, say=say)
+    return _de_pass(source, ranges, chunk_counts, de_codes, normalised, batch_entries=batch_entries, say=say)
 
 
-def _de_pass(source: Source, ranges, chunk_counts, normalised, *, batch_entries: int, say):
+def _de_pass(source: Source, ranges, chunk_counts, de_codes, normalised, *, batch_entries: int, say):
     """Pass 2: per batch of genes, every chunk read, normalised and bucketed; the first batch also pseudobulks."""
     n_genes, n_groups = source.genes.size, source.de_perts.size + 1
-    de_codes = np.ascontiguousarray(source.de_codes, dtype=np.int64)
     group_bits = max(1, int(n_groups - 1).bit_length())
     sizes = np.bincount(de_codes[de_codes >= 0], minlength=n_groups).astype(np.float64)
     per_gene = chunk_counts.sum(axis=0)
