@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch
 from scipy import sparse
 from scipy.stats import false_discovery_control, mannwhitneyu
 
-from vcc_core import de, rank_sort
+from vcc_core import de, rank_kernel, rank_sort
 from vcc_core.de import FRAME_COLUMNS, de_from_anndata, wilcoxon_de
 from vcc_core.keys import CONTROL, PERT_COL
 
@@ -139,10 +140,38 @@ def test_compiled_kernel_equals_the_sort_path(seed):
     perts, codes = de._group_codes(labels, control=CONTROL, n_cells=n)
     counts = np.bincount(codes[codes >= 0], minlength=perts.size + 1)
     expected = rank_sort.rank_statistics(x, codes, counts, device=None, batch_entries=1 << 27, progress=None)
-    for batch in (1, 50, 1 << 27):
-        got = de._compiled_rank_statistics(x, codes, counts, batch_entries=batch, progress=None)
-        np.testing.assert_array_equal(got[0], expected[0])
-        np.testing.assert_array_equal(got[1], expected[1])
+    shuffled = _shuffle_rows(x, rng)  # genes out of order within rows: every entry read, none found by bisection
+    for matrix in (x, shuffled):
+        for batch in (1, 50, 1 << 27):
+            got = de._compiled_rank_statistics(matrix, codes, counts, batch_entries=batch, progress=None)
+            np.testing.assert_array_equal(got[0], expected[0])
+            np.testing.assert_array_equal(got[1], expected[1])
+
+
+def _shuffle_rows(x: sparse.csr_matrix, rng) -> sparse.csr_matrix:
+    order = np.concatenate([lo + rng.permutation(hi - lo) for lo, hi in itertools.pairwise(x.indptr)])
+    out = sparse.csr_matrix((x.data[order], x.indices[order], x.indptr.copy()), shape=x.shape)
+    out.has_sorted_indices = False
+    return out
+
+
+def test_keys_never_leave_the_counted_slots():
+    """Entries that differ from the counted ones (data changed between two reads) are refused, not written."""
+    x = sparse.csr_matrix(np.array([[1.0, 2.0, 0.0], [0.5, 0.0, 3.0], [0.0, 4.0, 1.0]], dtype=np.float32))
+    raw, is_float32, zero_code = rank_kernel.entry_codes(x.data)
+    codes = np.array([0, 1, 1])
+    args = (x.indptr, x.indices, raw, is_float32, zero_code, codes)
+    bounds, counts, sorted_rows = rank_kernel.entry_counts(*args, n_genes=3, blocks=2)
+    assert sorted_rows
+    place = {"genes": (0, 3), "bounds": bounds, "first": np.array([0, 2, 4]), "sorted_rows": True}
+    keys = np.full(6 + 2, -1, dtype=np.int64)
+    assert rank_kernel.place_keys(*args, 1, counts=counts, keys=keys[:6], **place)
+    fewer = counts.copy()
+    fewer[fewer > 0] -= 1  # one entry more than counted in every non-empty slot range
+    keys[:] = -1
+    assert not rank_kernel.place_keys(*args, 1, counts=fewer, keys=keys[:6], **place)
+    assert (keys[6:] == -1).all()
+    assert not rank_kernel.place_keys(*args, 1, counts=counts + 1, keys=keys[: 6 + 2], **place)  # fewer than counted
 
 
 def test_kernel_tells_negative_zero_from_small_values():

@@ -98,3 +98,23 @@ def test_command_line(tmp_path, capsys):
     ours = pd.read_csv(tmp_path / "results.csv", index_col=0, float_precision="round_trip")
     ref, _ = evaluate(real, pred, profile="vcc")
     _frames_equal(ours, ref.astype(float))
+
+
+def test_a_file_that_changes_between_reads_is_refused(tmp_path, monkeypatch):
+    real = METRIC_DATA / "real.h5ad"
+    calls = []
+    read = stream.RowReader.read
+
+    def changed_read(self, rows, **kwargs):
+        block = sparse.csr_matrix(read(self, rows, **kwargs), copy=True)
+        calls.append(rows)
+        if len(calls) > 1 and rows == calls[0]:  # the first chunk, read again for the DE: one more entry
+            block = block.tolil()
+            block[0, np.flatnonzero(block[0].toarray().ravel() == 0)[0]] = 1.0
+            block = block.tocsr()
+        return block
+
+    monkeypatch.setattr(stream.RowReader, "read", changed_read)
+    with pytest.raises(ValueError, match="changed between two reads"):
+        stream.profiles_and_de(open_source(real), **SMALL)
+    assert len(calls) > len(range(0, len(open_source(real).codes), SMALL["chunk_rows"]))

@@ -277,12 +277,18 @@ def _compiled_rank_statistics(X, codes, counts, *, batch_entries: int, progress)
     stat = np.empty((counts.size - 1, csr.shape[1]))
     tie = np.empty_like(stat)
     args = (csr.indptr, csr.indices, raw, is_float32, zero_code, codes)
-    bounds, entries = rank_kernel.entry_counts(*args, n_genes=csr.shape[1], blocks=threads())
+    bounds, entries, sorted_rows = rank_kernel.entry_counts(*args, n_genes=csr.shape[1], blocks=threads())
     batches = rank_kernel.gene_batches(entries.sum(axis=0), batch_entries)
     buffer = np.empty(max(size for _, _, size in batches), dtype=np.int64)
     for g0, g1, _ in batches:
         keys, starts = rank_kernel.gene_keys(
-            *args, group_bits, genes=(g0, g1), bounds=bounds, counts=entries[:, g0:g1], buffer=buffer
+            *args,
+            group_bits,
+            genes=(g0, g1),
+            bounds=bounds,
+            counts=entries[:, g0:g1],
+            buffer=buffer,
+            sorted_rows=sorted_rows,
         )
         stat[:, g0:g1], tie[:, g0:g1] = rank_kernel.rank_sums(
             keys, starts, sizes, int(counts[0]), zero_code, group_bits

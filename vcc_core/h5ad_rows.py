@@ -142,12 +142,73 @@ def _source(adata: ad.AnnData, *, pert_col: str, control: str, space: Space, gen
 
 def read_rows(path: str, rows: slice, columns: np.ndarray | None):
     """Rows of ``X`` as CSR or a dense array, columns in output order."""
-    with h5py.File(path, "r") as f:
-        elem = f["X"]
-        block = elem[rows] if isinstance(elem, h5py.Dataset) else sparse.csr_matrix(sparse_dataset(elem)[rows])
-    if block.dtype == np.float16:  # the loader makes float16 float32 (scipy and torch need it)
-        block = block.astype(np.float32)
-    return block if columns is None else block[:, columns]
+    with RowReader(path, columns) as reader:
+        return reader.read(rows, reuse=False)
+
+
+class RowReader:
+    """Ranges of rows of one file's ``X``, the file kept open between reads.
+
+    The rows of a CSR file (its common layout) are read straight into buffers kept from one read to the next when
+    ``reuse``: memory touched for the first time is slow to fault in (several times slower than reading the file
+    from the OS cache, on a VM), and fresh arrays per chunk would pay that on every chunk of every pass. A block
+    read with ``reuse`` is valid until the next read. Other layouts go through anndata's sparse reader or h5py.
+    """
+
+    def __init__(self, path: str, columns: np.ndarray | None, *, chunk_rows: int | None = None):
+        self._file = h5py.File(path, "r")
+        self._columns = columns
+        elem = self._file["X"]
+        self._elem = elem
+        self._direct = (
+            isinstance(elem, h5py.Group)
+            and elem.attrs.get("encoding-type") == "csr_matrix"
+            and np.dtype(elem["data"].dtype) != np.float16
+        )
+        if self._direct:
+            self._indptr = elem["indptr"][:].astype(np.int64)
+            self._shape = tuple(int(n) for n in elem.attrs["shape"])
+            self._buffers: dict[str, np.ndarray] = {}
+            # Sized once for the largest chunk of ``chunk_rows`` rows (a buffer that grew would be fresh memory).
+            bounds = self._indptr[:: chunk_rows or 1]
+            self._largest = int(max(np.diff(np.r_[bounds, self._indptr[-1]]).max(initial=0), 0))
+
+    def __enter__(self) -> RowReader:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._file.close()
+
+    def read(self, rows: slice, *, reuse: bool = True):
+        if not self._direct:
+            elem = self._elem
+            block = elem[rows] if isinstance(elem, h5py.Dataset) else sparse.csr_matrix(sparse_dataset(elem)[rows])
+            if block.dtype == np.float16:  # the loader makes float16 float32 (scipy and torch need it)
+                block = block.astype(np.float32)
+        else:
+            start, stop, _ = rows.indices(self._shape[0])
+            lo, hi = int(self._indptr[start]), int(self._indptr[stop])
+            parts = {}
+            for name in ("data", "indices"):
+                dataset = self._elem[name]
+                out = self._buffer(name, dataset.dtype, hi - lo) if reuse else np.empty(hi - lo, dataset.dtype)
+                if hi > lo:
+                    dataset.read_direct(out, np.s_[lo:hi])
+                parts[name] = out
+            index_dtype = parts["indices"].dtype if hi - lo < np.iinfo(np.int32).max else np.int64
+            indptr = (self._indptr[start : stop + 1] - lo).astype(index_dtype)
+            # Built from parts of the right index type, scipy keeps the arrays (no copy, no full check).
+            block = sparse.csr_matrix(
+                (parts["data"], parts["indices"].astype(index_dtype, copy=False), indptr),
+                shape=(stop - start, self._shape[1]),
+            )
+        return block if self._columns is None else block[:, self._columns]
+
+    def _buffer(self, name: str, dtype, size: int) -> np.ndarray:
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[name] = np.empty(max(size, self._largest), dtype=dtype)
+        return buffer[:size]
 
 
 def assemble(source: Source, sums: np.ndarray, stat=None, tie=None):

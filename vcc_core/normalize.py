@@ -85,7 +85,7 @@ def median_target(x, *, totals: np.ndarray | None = None) -> float:
     return target
 
 
-def normalize_block(block, *, target_sum: float, inplace: bool = False):
+def normalize_block(block, *, target_sum: float, inplace: bool = False, totals: np.ndarray | None = None):
     """Total-normalise then log1p one block of count rows (CSR or dense), as scanpy does.
 
     Same arithmetic as ``scanpy.pp.normalize_total(target_sum=...)`` + ``scanpy.pp.log1p``: integers
@@ -95,9 +95,12 @@ def normalize_block(block, *, target_sum: float, inplace: bool = False):
 
     ``inplace``: a CSR block of floats is overwritten and returned (its indices shared), saving a copy of
     the values, which at VCC size is most of the time spent here (fresh memory is slow to touch).
+    ``totals``: the rows' float64 sums when already known (``block.sum(axis=1, dtype=np.float64)``).
     """
     dtype = np.dtype(np.float32) if _dtype_of(block).kind in "iub" else _dtype_of(block)
-    totals = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel().astype(dtype)
+    if totals is None:
+        totals = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
+    totals = totals.astype(dtype)
     factor = totals / dtype.type(target_sum)
     factor = factor + (factor == 0)
     if sparse.issparse(block):

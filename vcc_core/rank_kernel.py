@@ -7,7 +7,7 @@ by a counting sort over row blocks in parallel. Each gene's bucket is then sorte
 radix sort (linear, in cache) and scanned once. With ``C`` the control's nonzero values, ``zc``/``zp`` the zeros of
 control and perturbation, and a run of ``b`` entries of a perturbation equal to ``v`` and to ``a`` control values:
 
-- ``U1 = sum over runs of b (#{C < v} + a / 2 + zc [v > 0]) + zp (#{C < 0} + zc / 2)``;
+- ``U1 = sum over runs of b (#{C < v} + a / 2) + zc #{entries > 0} + zp (#{C < 0} + zc / 2)``;
 - ``T = sum over control runs (a^3 - a) + sum over runs ((a + b)^3 - (a + b) - (a^3 - a)) + (zc + zp)^3 - (zc + zp)``.
 
 Every term is an integer or a half far below 2^53, so float64 holds each sum exactly, whatever the order: the
@@ -23,7 +23,6 @@ import numpy as np
 
 from vcc_core.compiled import parallel_kernel
 
-VALUE_BITS = 32
 GENES_PER_TASK = 64  # genes sorted by one task: enough tasks to balance the threads, few scratch allocations
 
 
@@ -51,54 +50,94 @@ def row_blocks(indptr, n_blocks):
     return bounds
 
 
+@numba.njit(cache=True, inline="always")
+def _row_start(indices, lo, hi, g0, sorted_rows):
+    """First entry of a row (``indices[lo:hi]``) whose gene may be >= ``g0``: found by bisection in sorted rows."""
+    if not sorted_rows:
+        return lo
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if indices[mid] < g0:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @parallel_kernel
-def count_entries(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, counts):
-    """``counts[b, g - g0]`` = nonzero entries of gene ``g`` in the rows of block ``b`` (negative codes left out).
+def count_entries(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, counts, unsorted):
+    """``counts[b, g - g0]`` = nonzero entries of gene ``g`` in the rows of block ``b`` (negative codes left out),
+    and ``unsorted[b]`` = rows of block ``b`` whose genes are not in increasing order.
 
     ``raw``: the float32 values seen as int32 (``is_float32``), or int64 value codes with ``zero_code`` for 0.
     """
     n_genes = g1 - g0
     counts[:] = 0
     for b in numba.prange(bounds.size - 1):
+        disorder = 0
         for r in range(bounds[b], bounds[b + 1]):
+            last = -1
+            for e in range(indptr[r], indptr[r + 1]):
+                if indices[e] < last:
+                    disorder += 1
+                    break
+                last = indices[e]
             if codes[r] < 0:
                 continue
             for e in range(indptr[r], indptr[r + 1]):
                 gene = indices[e] - g0
                 if 0 <= gene < n_genes and _value_code(raw[e], is_float32) != zero_code:
                     counts[b, gene] += 1
+        unsorted[b] = disorder
 
 
 @parallel_kernel
-def fill_keys(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, group_bits, keys):
-    """Write the key of every entry counted by :func:`count_entries` at ``keys[slots[b, gene]]``, advancing it.
+def fill_keys(
+    indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, ends, group_bits, keys, sorted_rows
+):
+    """Write the key of every entry of genes ``g0:g1`` at ``keys[slots[b, gene]]``, advancing it; returns the
+    entries that found their slot range ``slots[b, gene]:ends[b, gene]`` full (0 unless the data changed since it
+    was counted: those are not written).
 
-    ``slots[b, g]`` starts at the first slot of block ``b`` in gene ``g``'s bucket; rows stay in order.
+    ``slots[b, g]`` starts at the first slot of block ``b`` in gene ``g``'s bucket; rows stay in order. In
+    ``sorted_rows``, only each row's entries of the range are read (found by bisection).
     """
     n_genes = g1 - g0
+    overflow = np.zeros(bounds.size - 1, dtype=np.int64)
     for b in numba.prange(bounds.size - 1):
         for r in range(bounds[b], bounds[b + 1]):
             group = codes[r]
             if group < 0:
                 continue
-            for e in range(indptr[r], indptr[r + 1]):
+            for e in range(_row_start(indices, indptr[r], indptr[r + 1], g0, sorted_rows), indptr[r + 1]):
                 gene = indices[e] - g0
+                if gene >= n_genes and sorted_rows:
+                    break
                 if 0 <= gene < n_genes:
                     value = _value_code(raw[e], is_float32)
                     if value != zero_code:
-                        keys[slots[b, gene]] = (value << group_bits) | group
-                        slots[b, gene] += 1
+                        slot = slots[b, gene]
+                        if slot < ends[b, gene]:
+                            keys[slot] = (value << group_bits) | group
+                            slots[b, gene] = slot + 1
+                        else:
+                            overflow[b] += 1
+    return overflow.sum()
 
 
 def entry_counts(indptr, indices, raw, is_float32, zero_code, codes, *, n_genes: int, blocks: int):
-    """Row block bounds and ``(blocks, n_genes)`` counts of the entries to rank (see :func:`count_entries`)."""
+    """Row block bounds, ``(blocks, n_genes)`` counts of the entries to rank (see :func:`count_entries`) and whether
+    every row lists its genes in increasing order."""
     bounds = row_blocks(indptr, blocks)
     counts = np.empty((blocks, n_genes), dtype=np.int64)
-    count_entries(indptr, indices, raw, is_float32, zero_code, codes, 0, n_genes, bounds, counts)
-    return bounds, counts
+    unsorted = np.zeros(blocks, dtype=np.int64)
+    count_entries(indptr, indices, raw, is_float32, zero_code, codes, 0, n_genes, bounds, counts, unsorted)
+    return bounds, counts, not unsorted.any()
 
 
-def gene_keys(indptr, indices, raw, is_float32, zero_code, codes, group_bits, *, genes, bounds, counts, buffer):
+def gene_keys(
+    indptr, indices, raw, is_float32, zero_code, codes, group_bits, *, genes, bounds, counts, buffer, sorted_rows
+):
     """Keys of the entries of ``genes = (g0, g1)`` bucketed by gene, in ``buffer``: ``(keys, starts)``.
 
     ``counts``: the columns ``g0:g1`` of :func:`entry_counts`. Reusing one buffer for every batch matters: memory
@@ -106,55 +145,75 @@ def gene_keys(indptr, indices, raw, is_float32, zero_code, codes, group_bits, *,
     """
     starts = np.concatenate([[0], np.cumsum(counts.sum(axis=0))])
     keys = buffer[: starts[-1]]
-    place_keys(
-        indptr,
-        indices,
-        raw,
-        is_float32,
-        zero_code,
-        codes,
-        group_bits,
-        genes=genes,
-        bounds=bounds,
-        counts=counts,
-        first=starts[:-1],
-        keys=keys,
-    )
+    args = (indptr, indices, raw, is_float32, zero_code, codes, group_bits)
+    if not place_keys(
+        *args, genes=genes, bounds=bounds, counts=counts, first=starts[:-1], keys=keys, sorted_rows=sorted_rows
+    ):
+        msg = "the matrix changed while its DE was computed"
+        raise RuntimeError(msg)
     return keys, starts
 
 
-def place_keys(indptr, indices, raw, is_float32, zero_code, codes, group_bits, *, genes, bounds, counts, first, keys):
+def place_keys(
+    indptr, indices, raw, is_float32, zero_code, codes, group_bits, *, genes, bounds, counts, first, keys, sorted_rows
+) -> bool:
     """Write the keys of these rows' entries of ``genes``, block ``b``'s entries of gene ``g`` from slot
-    ``first[g]`` plus the entries of the blocks before ``b`` (``counts``: the blocks' :func:`count_entries`)."""
+    ``first[g]`` plus the entries of the blocks before ``b`` (``counts``: the blocks' :func:`count_entries`).
+
+    Returns False, with no write outside those slots, when the entries are not those counted (the data changed).
+    """
     slots = first[None, :] + np.cumsum(counts, axis=0) - counts
+    ends = slots + counts
     g0, g1 = genes
-    fill_keys(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, group_bits, keys)
+    overflow = fill_keys(
+        indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, ends, group_bits, keys, sorted_rows
+    )
+    return overflow == 0 and np.array_equal(slots, ends)
 
 
 @numba.njit(cache=True)
-def _radix_sort(keys, scratch, n_bits):
-    """Sort ``keys`` (non-negative, below ``2^n_bits``) with ``scratch`` of the same size; returns the sorted one."""
+def _radix_sort(keys, scratch):
+    """Sort ``keys`` with ``scratch`` of the same size; returns the sorted one (``keys`` or ``scratch``).
+
+    Digits are taken from ``key - min``, so only the bits in which the keys differ are sorted: a gene's values
+    span a few binades, which saves a pass of the four that all 41 bits of a key would take. The counts of every
+    digit are made in one read of the keys.
+    """
     n = keys.size
+    if n < 2:
+        return keys
+    lo = keys[0]
+    hi = keys[0]
+    for i in range(1, n):
+        lo = min(lo, keys[i])
+        hi = max(hi, keys[i])
+    n_bits = 0
+    while (hi - lo) >> n_bits:
+        n_bits += 1
     passes = (n_bits + 11) // 12
+    if passes == 0:
+        return keys
     width = (n_bits + passes - 1) // passes
     mask = (1 << width) - 1
-    count = np.empty(mask + 1, dtype=np.int64)
+    count = np.zeros((passes, mask + 1), dtype=np.int64)
+    for i in range(n):
+        key = keys[i] - lo
+        for p in range(passes):
+            count[p, (key >> (p * width)) & mask] += 1
     src, dst = keys, scratch
-    for shift in range(0, passes * width, width):
-        count[:] = 0
-        for i in range(n):
-            count[(src[i] >> shift) & mask] += 1
-        if count.max() == n:  # one digit value for all keys: already in order for this digit
+    for p in range(passes):
+        shift = p * width
+        if count[p].max() == n:  # one digit value for all keys: already in order for this digit
             continue
         total = 0
         for d in range(mask + 1):
-            c = count[d]
-            count[d] = total
+            c = count[p, d]
+            count[p, d] = total
             total += c
         for i in range(n):
-            d = (src[i] >> shift) & mask
-            dst[count[d]] = src[i]
-            count[d] += 1
+            d = ((src[i] - lo) >> shift) & mask
+            dst[count[p, d]] = src[i]
+            count[p, d] += 1
         src, dst = dst, src
     return src
 
@@ -169,7 +228,6 @@ def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
     n_genes = starts.size - 1
     n_perts = sizes.size
     width = 1 << group_bits
-    n_bits = VALUE_BITS + group_bits
     stat = np.empty((n_perts, n_genes))
     tie = np.empty((n_perts, n_genes))
     n_tasks = (n_genes + GENES_PER_TASK - 1) // GENES_PER_TASK
@@ -180,27 +238,35 @@ def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
         for g in range(first, last):
             longest = max(longest, starts[g + 1] - starts[g])
         scratch = np.empty(longest, dtype=np.int64)
-        u = np.empty(n_perts + 1)
+        u = np.empty(n_perts + 1)  # slot 0 (control) is scratch: the single-entry path writes it unread
         extra = np.empty(n_perts + 1)
         nnz = np.empty(n_perts + 1)
+        positive = np.empty(n_perts + 1)  # entries above zero, each also above the zc control zeros
         for g in range(first, last):
             bucket = keys[starts[g] : starts[g + 1]]
-            s = _radix_sort(bucket, scratch[: bucket.size], n_bits)
+            s = _radix_sort(bucket, scratch[: bucket.size])
             n = s.size
-            n_ctrl = 0
-            for i in range(n):
-                if s[i] & (width - 1) == 0:
-                    n_ctrl += 1
-            zc = float(n_control - n_ctrl)
             u[:] = 0.0
             extra[:] = 0.0
             nnz[:] = 0.0
+            positive[:] = 0.0
             below = 0.0  # control values below the current one
             negative = 0.0  # control values below zero
             ctrl_ties = 0.0
             i = 0
             while i < n:
-                value = s[i] >> group_bits
+                key = s[i]
+                value = key >> group_bits
+                if i + 1 == n or s[i + 1] >> group_bits != value:  # a value held once (most): no branch on group
+                    group = key & (width - 1)
+                    is_ctrl = 1.0 if group == 0 else 0.0
+                    u[group] += below
+                    nnz[group] += 1.0
+                    positive[group] += 1.0 if value > zero_code else 0.0
+                    negative += is_ctrl if value < zero_code else 0.0
+                    below += is_ctrl
+                    i += 1
+                    continue
                 j = i
                 while j < n and s[j] >> group_bits == value:
                     j += 1
@@ -208,27 +274,29 @@ def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
                 while k < j and s[k] & (width - 1) == 0:
                     k += 1
                 a = float(k - i)
-                above_zero = zc if value > zero_code else 0.0
                 while k < j:
                     group = s[k] & (width - 1)
                     m = k
                     while m < j and s[m] & (width - 1) == group:
                         m += 1
                     b = float(m - k)
-                    u[group] += b * (below + a / 2.0 + above_zero)
+                    u[group] += b * (below + a / 2.0)
                     t = a + b
                     extra[group] += t * t * t - t - (a * a * a - a)
                     nnz[group] += b
+                    if value > zero_code:
+                        positive[group] += b
                     k = m
                 ctrl_ties += a * a * a - a
                 if value < zero_code:
                     negative += a
                 below += a
                 i = j
+            zc = float(n_control) - below  # control zeros: control cells without an entry
             for p in range(n_perts):
                 zp = sizes[p] - nnz[p + 1]
                 block = zc + zp
-                stat[p, g] = u[p + 1] + zp * (negative + zc / 2.0)
+                stat[p, g] = u[p + 1] + zc * positive[p + 1] + zp * (negative + zc / 2.0)
                 tie[p, g] = ctrl_ties + extra[p + 1] + block * block * block - block
     return stat, tie
 

@@ -28,7 +28,7 @@ from vcc_core import rank_kernel
 from vcc_core.compiled import threads
 from vcc_core.de import DEResult
 from vcc_core.evaluate import evaluate_profiles
-from vcc_core.h5ad_rows import Source, assemble, open_pair, read_rows, value_dtype
+from vcc_core.h5ad_rows import RowReader, Source, assemble, open_pair, value_dtype
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.normalize import DEFAULT_CHUNK_ROWS, median_target, normalize_block
@@ -44,52 +44,81 @@ def profiles_and_de(
     de: bool = True,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     batch_entries: int = DEFAULT_BATCH_ENTRIES,
+    keys: dict | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Profiles, DEResult | None]:
-    """Pseudobulk (and DE against control when ``de``) of one file, streamed (see the module docstring)."""
+    """Pseudobulk (and DE against control when ``de``) of one file, streamed (see the module docstring).
+
+    ``keys``: a dict in which the DE's key buffer is kept for the next file (fresh memory is slow to touch).
+    """
     say = progress or (lambda _msg: None)
     n_rows, n_genes = source.codes.size, source.genes.size
     ranges = [slice(r, min(r + chunk_rows, n_rows)) for r in range(0, n_rows, chunk_rows)]
     de_codes = np.ascontiguousarray(source.de_codes, dtype=np.int64)
     counted = source.space == "counts"
     totals = np.zeros(n_rows) if counted else None
-    chunk_counts = np.zeros((len(ranges), n_genes), dtype=np.int64)
+    blocks = threads()
+    chunk_counts = np.zeros((len(ranges), blocks, n_genes), dtype=np.int32)  # per chunk, row block and gene
+    sorted_rows = np.ones(len(ranges), dtype=bool)
     say(f"reading {n_rows:,} cells in {len(ranges)} chunks: checks{', totals' if counted else ''}, entries per gene")
-    for i, rows in enumerate(ranges):
-        block = _csr(read_rows(source.path, rows, source.columns))
-        check_values(block)
-        if counted:
-            totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
-        if de:
-            chunk_counts[i] = _entry_counts(block, de_codes[rows], blocks=threads()).sum(axis=0)
-    target = _target(source, totals) if counted else None
+    with RowReader(source.path, source.columns, chunk_rows=chunk_rows) as reader:
+        for i, rows in enumerate(ranges):
+            block = _csr(reader.read(rows))
+            check_values(block)
+            if counted:
+                totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
+            if de:
+                chunk_counts[i], sorted_rows[i] = _entry_counts(block, de_codes[rows], blocks=blocks)
+        target = _target(source, totals) if counted else None
 
-    def normalised(rows: slice):
-        block = _csr(read_rows(source.path, rows, source.columns))
-        return block if target is None else normalize_block(block, target_sum=target, inplace=True)
+        def normalised(rows: slice):
+            """The chunk's rows normalised, in the reader's buffers (valid until the next read)."""
+            block = _csr(reader.read(rows))
+            if target is None:
+                return block
+            return normalize_block(block, target_sum=target, inplace=True, totals=totals[rows])
 
-    if not de:
-        say("pseudobulk")
-        sums = np.zeros((source.groups.size, n_genes))
-        for rows in ranges:
-            add_sparse_rows(normalised(rows), source.codes[rows], sums)
-        return assemble(source, sums)
-    return _de_pass(source, ranges, chunk_counts, de_codes, normalised, batch_entries=batch_entries, say=say)
+        if not de:
+            say("pseudobulk")
+            sums = np.zeros((source.groups.size, n_genes))
+            for rows in ranges:
+                add_sparse_rows(normalised(rows), source.codes[rows], sums)
+            return assemble(source, sums)
+        return _de_pass(
+            source,
+            ranges,
+            chunk_counts,
+            sorted_rows,
+            de_codes,
+            normalised,
+            batch_entries=batch_entries,
+            keys=keys if keys is not None else {},
+            say=say,
+        )
 
 
-def _de_pass(source: Source, ranges, chunk_counts, de_codes, normalised, *, batch_entries: int, say):
-    """Pass 2: per batch of genes, every chunk read, normalised and bucketed; the first batch also pseudobulks."""
+def _de_pass(
+    source: Source, ranges, chunk_counts, sorted_rows, de_codes, normalised, *, batch_entries: int, keys: dict, say
+):
+    """Pass 2: per batch of genes, every chunk read, normalised and bucketed; the first batch also pseudobulks.
+
+    ``keys["buffer"]``, if there, is reused for the keys when large enough, and the buffer used is left there.
+    """
     n_genes, n_groups = source.genes.size, source.de_perts.size + 1
     group_bits = max(1, int(n_groups - 1).bit_length())
     sizes = np.bincount(de_codes[de_codes >= 0], minlength=n_groups).astype(np.float64)
-    per_gene = chunk_counts.sum(axis=0)
+    per_chunk = chunk_counts.sum(axis=1)
+    per_gene = per_chunk.sum(axis=0)
     batches = rank_kernel.gene_batches(per_gene, batch_entries)
-    buffer = np.empty(max(size for _, _, size in batches), dtype=np.int64)
+    largest = max(size for _, _, size in batches)
+    if keys.get("buffer") is None or keys["buffer"].size < largest:
+        keys["buffer"] = None  # the old one freed before the new one is made
+        keys["buffer"] = np.empty(largest, dtype=np.int64)
+    buffer = keys["buffer"]
     sums = np.zeros((source.groups.size, n_genes))
     stat, tie = np.empty((n_groups - 1, n_genes)), np.empty((n_groups - 1, n_genes))
     # Where each chunk's entries of a gene start within the gene's bucket (of the whole gene range).
-    chunk_offsets = np.cumsum(chunk_counts, axis=0) - chunk_counts
-    blocks = threads()
+    chunk_offsets = np.cumsum(per_chunk, axis=0) - per_chunk
     for b, (g0, g1, _) in enumerate(batches):
         say(f"Wilcoxon DE, genes {g0:,}-{g1:,} of {n_genes:,} (batch {b + 1} of {len(batches)}, {len(ranges)} chunks)")
         starts = np.concatenate([[0], np.cumsum(per_gene[g0:g1])])
@@ -102,29 +131,37 @@ def _de_pass(source: Source, ranges, chunk_counts, de_codes, normalised, *, batc
             if not is_float32:
                 msg = "the streamed DE ranks float32 values; these need float64: evaluate in memory instead"
                 raise ValueError(msg)
-            codes = de_codes[rows]
-            bounds = rank_kernel.row_blocks(block.indptr, blocks)
-            counts = np.empty((blocks, g1 - g0), dtype=np.int64)
-            args = (block.indptr, block.indices, raw, is_float32, zero_code, codes, g0, g1, bounds)
-            rank_kernel.count_entries(*args, counts)
-            if not np.array_equal(counts.sum(axis=0), chunk_counts[i, g0:g1]):  # keys would land in wrong slots
+            # The slots come from pass 1's counts; a chunk that reads differently now cannot write outside them.
+            placed = rank_kernel.place_keys(
+                block.indptr,
+                block.indices,
+                raw,
+                is_float32,
+                zero_code,
+                de_codes[rows],
+                group_bits,
+                genes=(g0, g1),
+                bounds=rank_kernel.row_blocks(block.indptr, chunk_counts.shape[1]),
+                counts=chunk_counts[i, :, g0:g1],
+                first=starts[:-1] + chunk_offsets[i, g0:g1],  # this chunk's first slot in each gene's bucket
+                keys=keys,
+                sorted_rows=bool(sorted_rows[i]),
+            )
+            if not placed:
                 msg = f"rows {rows.start}-{rows.stop} changed between two reads of {source.path}"
                 raise ValueError(msg)
-            first = starts[:-1] + chunk_offsets[i, g0:g1]  # this chunk's first slot in each gene's bucket
-            rank_kernel.place_keys(
-                *args[:6], group_bits, genes=(g0, g1), bounds=bounds, counts=counts, first=first, keys=keys
-            )
         stat[:, g0:g1], tie[:, g0:g1] = rank_kernel.rank_sums(
             keys, starts, sizes[1:], int(sizes[0]), 1 << 31, group_bits
         )
     return assemble(source, sums, stat, tie)
 
 
-def _entry_counts(block: sparse.csr_matrix, codes: np.ndarray, *, blocks: int) -> np.ndarray:
+def _entry_counts(block: sparse.csr_matrix, codes: np.ndarray, *, blocks: int) -> tuple[np.ndarray, bool]:
     raw, is_float32, zero_code = rank_kernel.entry_codes(block.data)
-    return rank_kernel.entry_counts(
+    _, counts, sorted_rows = rank_kernel.entry_counts(
         block.indptr, block.indices, raw, is_float32, zero_code, codes, n_genes=block.shape[1], blocks=blocks
-    )[1]
+    )
+    return counts, sorted_rows
 
 
 def _csr(block) -> sparse.csr_matrix:
@@ -169,7 +206,7 @@ def evaluate(
     say = progress or (lambda _msg: None)
     say("reading obs and var of the real and predicted files")
     real_src, pred_src = open_pair(real, pred, pert_col=pert_col, control=control)
-    sides = []
+    sides, keys = [], {}
     for name, source in (("real", real_src), ("pred", pred_src)):
         try:
             sides.append(
@@ -178,6 +215,7 @@ def evaluate(
                     de=need_de,
                     chunk_rows=chunk_rows,
                     batch_entries=batch_entries,
+                    keys=keys,
                     progress=lambda m, name=name: say(f"{name}: {m}"),
                 )
             )
