@@ -174,6 +174,24 @@ def test_keys_never_leave_the_counted_slots():
     assert not rank_kernel.place_keys(*args, 1, counts=counts + 1, keys=keys[: 6 + 2], **place)  # fewer than counted
 
 
+@pytest.mark.parametrize("window", [1, 2, 5, 1024])
+def test_keys_are_the_same_whatever_the_window_of_genes(window):
+    rng = np.random.default_rng(window)
+    x = sparse.random(200, 37, density=0.3, random_state=window, format="csr", dtype=np.float32)
+    x.data = np.round(x.data * 8)
+    raw, is_float32, zero_code = rank_kernel.entry_codes(x.data)
+    codes = rng.integers(-1, 4, x.shape[0])
+    args = (x.indptr, x.indices, raw, is_float32, zero_code, codes)
+    bounds, counts, _ = rank_kernel.entry_counts(*args, n_genes=37, blocks=3)
+    got, want = (np.full(counts[:, 4:30].sum(), -1, dtype=np.int64) for _ in range(2))
+    first = np.r_[0, np.cumsum(counts[:, 4:30].sum(axis=0))[:-1]]
+    place = {"genes": (4, 30), "bounds": bounds, "counts": counts[:, 4:30], "first": first}
+    assert rank_kernel.place_keys(*args, 2, keys=got, sorted_rows=True, window=window, **place)
+    assert rank_kernel.place_keys(*args, 2, keys=want, sorted_rows=False, **place)
+    np.testing.assert_array_equal(got, want)  # same keys, same slots: rows in order within each gene
+    assert (got >= 0).all()
+
+
 def test_kernel_tells_negative_zero_from_small_values():
     # Stored zeros of both signs kept as entries; rows: control, control, A, A.
     data = np.array([-0.0, 1.0, 0.0, -1.0, -1e-30, 2.0, -0.0], dtype=np.float32)
