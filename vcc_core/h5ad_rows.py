@@ -8,6 +8,8 @@ client.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +169,7 @@ class RowReader:
         )
         if self._direct:
             self._indptr = elem["indptr"][:].astype(np.int64)
+            self._raw = {name: _RawLayout(path, elem[name]) for name in ("data", "indices")}
             self._shape = tuple(int(n) for n in elem.attrs["shape"])
             self._buffers: dict[str, np.ndarray] = {}
             # Sized once for the largest chunk of ``chunk_rows`` rows (a buffer that grew would be fresh memory).
@@ -177,6 +180,8 @@ class RowReader:
         return self
 
     def __exit__(self, *_exc) -> None:
+        for raw in getattr(self, "_raw", {}).values():
+            raw.close()
         self._file.close()
 
     def read(self, rows: slice, *, reuse: bool = True):
@@ -192,7 +197,7 @@ class RowReader:
             for name in ("data", "indices"):
                 dataset = self._elem[name]
                 out = self._buffer(name, dataset.dtype, hi - lo) if reuse else np.empty(hi - lo, dataset.dtype)
-                if hi > lo:
+                if hi > lo and not self._raw[name].read(lo, out):
                     dataset.read_direct(out, np.s_[lo:hi])
                 parts[name] = out
             index_dtype = parts["indices"].dtype if hi - lo < np.iinfo(np.int32).max else np.int64
@@ -209,6 +214,69 @@ class RowReader:
         if buffer is None or buffer.size < size:
             buffer = self._buffers[name] = np.empty(max(size, self._largest), dtype=dtype)
         return buffer[:size]
+
+
+class _RawLayout:
+    """Where an unfiltered HDF5 dataset's elements lie in the file, so that ranges of them are read with ``pread``
+    from two threads (h5py reads with one, at about half the speed from the OS cache). ``read`` returns False for
+    layouts it does not handle (compressed or filtered, unallocated chunks, foreign byte order)."""
+
+    def __init__(self, path: str, dataset: h5py.Dataset):
+        self._fd = None
+        self._itemsize = dataset.dtype.itemsize
+        plain = (
+            dataset.ndim == 1
+            and dataset.dtype.byteorder in "=|" + ("<" if np.little_endian else ">")
+            and dataset.id.get_create_plist().get_nfilters() == 0
+        )
+        if not plain:
+            return
+        if dataset.chunks is None:
+            offset = dataset.id.get_offset()
+            self._chunk, self._offsets = max(dataset.shape[0], 1), np.array([offset if offset is not None else -1])
+        else:
+            self._chunk = dataset.chunks[0]
+            offsets = np.full(-(-dataset.shape[0] // self._chunk), -1, dtype=np.int64)
+
+            def note(info):
+                offsets[info.chunk_offset[0] // self._chunk] = info.byte_offset
+
+            dataset.id.chunk_iter(note)
+            self._offsets = offsets
+        if (self._offsets >= 0).all():
+            self._fd = os.open(path, os.O_RDONLY)
+
+    def read(self, lo: int, out: np.ndarray) -> bool:
+        """Elements ``lo : lo + out.size`` into ``out``; False (nothing read) if this layout is not handled."""
+        if self._fd is None:
+            return False
+        hi = lo + out.size
+        pieces = []
+        for k in range(lo // self._chunk, (hi - 1) // self._chunk + 1):
+            first, last = max(lo, k * self._chunk), min(hi, (k + 1) * self._chunk)
+            pieces.append((int(self._offsets[k]) + (first - k * self._chunk) * self._itemsize, first - lo, last - lo))
+        view = out.view(np.uint8)
+        halves = (pieces[: len(pieces) // 2], pieces[len(pieces) // 2 :])
+        with ThreadPoolExecutor(2) as pool:
+            done = list(pool.map(lambda part: self._pread(part, view), halves))
+        return all(done)
+
+    def _pread(self, pieces, view: np.ndarray) -> bool:
+        size = self._itemsize
+        for offset, first, last in pieces:
+            target = view[first * size : last * size]
+            while target.size:  # pread may return less than asked
+                got = os.preadv(self._fd, [target], offset)
+                if got <= 0:
+                    msg = "the file ended before the data its layout names"
+                    raise OSError(msg)
+                target, offset = target[got:], offset + got
+        return True
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def assemble(source: Source, sums: np.ndarray, stat=None, tie=None):
