@@ -1,15 +1,17 @@
 """Pseudobulk, Wilcoxon DE and the metrics of ``.h5ad`` files read in row chunks, in one process, memory bounded.
 
-Neither file is ever held whole: each is read from disk in chunks of rows (:func:`vcc_core.h5ad_rows.read_rows`).
+Neither file is ever held whole: each is read from disk in chunks of rows (:class:`vcc_core.h5ad_rows.RowReader`:
+into buffers reused from chunk to chunk, by file offset from two threads where the layout allows).
 
 1. A first pass checks the values (finite, >= 0: the loader's messages), sums each cell's counts for the
    normalisation target (counts only) and counts, per chunk and gene, the nonzero entries that the DE ranks.
 2. Then, per batch of genes holding at most ``batch_entries`` such entries, every chunk is read again, normalised
    (:func:`vcc_core.normalize.normalize_block`) and its entries written as keys straight into their gene's bucket
-   (:mod:`vcc_core.rank_kernel`): the bucket positions are known from the counts of pass 1. The first batch's pass
+   (:mod:`vcc_core.rank_kernel`): the bucket positions are known from the counts of pass 1, and a chunk that reads
+   differently the second time is refused, never written outside its slots. The first batch's pass
    also adds the rows to the pseudobulk sums. Each finished batch is ranked (radix sort and scan) and dropped.
 
-Peak memory: the key buffer (8 bytes x ``batch_entries``), one chunk of rows and its normalised copy, and the
+Peak memory: the key buffer (8 bytes x ``batch_entries``), one chunk of rows (normalised in place), and the
 ``(perturbations x genes)`` statistics. The U statistics, tie terms, p-values, FDR and pseudobulk means equal the
 in-memory path (:func:`vcc_core.evaluate.evaluate`); DE means are float64 means rounded to the data's type
 (:func:`vcc_core.h5ad_rows.assemble`). Each file is read ``1 + batches`` times, so the OS file cache matters.
