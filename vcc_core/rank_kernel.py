@@ -265,10 +265,17 @@ def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
 
     ``keys[starts[g]:starts[g + 1]]`` are gene ``g``'s keys (sorted here, in place); ``sizes[p]`` cells in group
     ``p + 1``, ``n_control`` in control.
+
+    The scan does not branch on the data (ties are frequent: 41% of the preset's entries equal the next one in
+    their gene). In a run of equal values the control entries come first, then each group's entries together, so
+    an entry knows ``a``, the control entries of its run, and ``k``, the entries of its group before it in the run:
+    it adds ``below + a / 2`` to its group's U1 and ``f(a + k + 1) - f(a + k) = 3 (a + k) (a + k + 1)`` to its
+    group's tie term (``f(t) = t^3 - t``; a control entry adds ``3 k (k + 1)`` to control's). Sums are kept in int64
+    (U1 doubled) and float64 (tie terms, exact below 2^53), as the sort-based path.
     """
     n_genes = starts.size - 1
     n_perts = sizes.size
-    width = 1 << group_bits
+    mask = (1 << group_bits) - 1
     stat = np.empty((n_perts, n_genes))
     tie = np.empty((n_perts, n_genes))
     n_tasks = (n_genes + GENES_PER_TASK - 1) // GENES_PER_TASK
@@ -279,66 +286,47 @@ def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
         for g in range(first, last):
             longest = max(longest, starts[g + 1] - starts[g])
         scratch = np.empty(longest, dtype=np.int64)
-        u = np.empty(n_perts + 1)  # slot 0 (control) is scratch: the single-entry path writes it unread
-        extra = np.empty(n_perts + 1)
-        nnz = np.empty(n_perts + 1)
-        positive = np.empty(n_perts + 1)  # entries above zero, each also above the zc control zeros
+        acc = np.empty((n_perts + 1, 3), dtype=np.int64)  # per group: 2 U1, entries, entries below zero
+        ties = np.empty(n_perts + 1)  # per group: tie term (float64: a run of 2 million would overflow int64)
         for g in range(first, last):
             bucket = keys[starts[g] : starts[g + 1]]
             s = _radix_sort(bucket, scratch[: bucket.size])
             n = s.size
-            u[:] = 0.0
-            extra[:] = 0.0
-            nnz[:] = 0.0
-            positive[:] = 0.0
-            below = 0.0  # control values below the current one
-            negative = 0.0  # control values below zero
-            ctrl_ties = 0.0
+            acc[:] = 0
+            ties[:] = 0.0
             i = 0
-            while i < n:
+            while i < n and s[i] >> group_bits < zero_code:  # values below zero sort first
+                acc[s[i] & mask, 2] += 1
+                i += 1
+            below = 0  # control entries below the current value
+            run_below = 0  # control entries below the current run of equal values
+            a = 0  # control entries of the run seen so far (all of them, from its first other entry on)
+            k = 0  # entries of the run with this entry's key (value and group) before it
+            previous = -1
+            for i in range(n):
                 key = s[i]
-                value = key >> group_bits
-                if i + 1 == n or s[i + 1] >> group_bits != value:  # a value held once (most): no branch on group
-                    group = key & (width - 1)
-                    is_ctrl = 1.0 if group == 0 else 0.0
-                    u[group] += below
-                    nnz[group] += 1.0
-                    positive[group] += 1.0 if value > zero_code else 0.0
-                    negative += is_ctrl if value < zero_code else 0.0
-                    below += is_ctrl
-                    i += 1
-                    continue
-                j = i
-                while j < n and s[j] >> group_bits == value:
-                    j += 1
-                k = i
-                while k < j and s[k] & (width - 1) == 0:
-                    k += 1
-                a = float(k - i)
-                while k < j:
-                    group = s[k] & (width - 1)
-                    m = k
-                    while m < j and s[m] & (width - 1) == group:
-                        m += 1
-                    b = float(m - k)
-                    u[group] += b * (below + a / 2.0)
-                    t = a + b
-                    extra[group] += t * t * t - t - (a * a * a - a)
-                    nnz[group] += b
-                    if value > zero_code:
-                        positive[group] += b
-                    k = m
-                ctrl_ties += a * a * a - a
-                if value < zero_code:
-                    negative += a
-                below += a
-                i = j
-            zc = float(n_control) - below  # control zeros: control cells without an entry
-            for p in range(n_perts):
-                zp = sizes[p] - nnz[p + 1]
+                group = key & mask
+                same_value = key >> group_bits == previous >> group_bits
+                k = k + 1 if key == previous else 0
+                previous = key
+                run_below = run_below if same_value else below
+                a = a if same_value else 0
+                is_control = group == 0
+                m = k if is_control else a + k
+                acc[group, 0] += 2 * run_below + a
+                acc[group, 1] += 1
+                ties[group] += 3.0 * m * (m + 1)
+                below += is_control
+                a += is_control
+            zc = float(n_control - below)  # control zeros: control cells without an entry
+            negative = float(acc[0, 2])  # control values below zero
+            ctrl_ties = ties[0]
+            for p in range(1, n_perts + 1):
+                nnz = float(acc[p, 1])
+                zp = sizes[p - 1] - nnz
                 block = zc + zp
-                stat[p, g] = u[p + 1] + zc * positive[p + 1] + zp * (negative + zc / 2.0)
-                tie[p, g] = ctrl_ties + extra[p + 1] + block * block * block - block
+                stat[p - 1, g] = acc[p, 0] / 2.0 + zc * (nnz - acc[p, 2]) + zp * (negative + zc / 2.0)
+                tie[p - 1, g] = ctrl_ties + ties[p] + block * block * block - block
     return stat, tie
 
 
