@@ -55,3 +55,27 @@ def test_subset_and_index(tiny):
     assert list(sub.perts) == [pb.perts[3], pb.perts[1]]
     with pytest.raises(KeyError, match="'nope' is not in these profiles"):
         pb.index("nope")
+
+
+@pytest.mark.parametrize("layout", ["many groups", "one group", "unlabelled rows"])
+def test_group_sums_add_each_row_in_order(layout):
+    """Whether the threads split the groups or the genes, every sum is the float64 sum in row order, bit for bit."""
+    from scipy import sparse
+
+    from vcc_core.pseudobulk import add_sparse_rows
+
+    rng = np.random.default_rng(7)
+    x = sparse.random(3000, 300, density=0.2, format="csr", random_state=rng, dtype=np.float32)
+    x.data = np.exp(rng.normal(0, 3, x.nnz)).astype(np.float32)  # wide range: the order of the additions shows
+    codes = {
+        "many groups": rng.integers(0, 40, x.shape[0]),
+        "one group": np.where(rng.random(x.shape[0]) < 0.95, 3, rng.integers(0, 40, x.shape[0])),
+        "unlabelled rows": rng.integers(-1, 5, x.shape[0]),
+    }[layout]
+    sums = np.zeros((40, x.shape[1]))
+    add_sparse_rows(x, codes, sums)
+    expected = np.zeros_like(sums)
+    rows = np.repeat(codes, np.diff(x.indptr))
+    keep = rows >= 0
+    np.add.at(expected, (rows[keep], x.indices[keep]), x.data[keep].astype(np.float64))  # in entry order
+    np.testing.assert_array_equal(sums, expected)

@@ -95,21 +95,36 @@ def group_sums(x, codes: np.ndarray, n_groups: int, *, transform=None, chunk_row
 
 
 def add_sparse_rows(block: sparse.csr_matrix, codes: np.ndarray, sums: np.ndarray) -> None:
-    """``sums[code] += row`` for every CSR row with a code >= 0, in row order, in place (float64 ``sums``)."""
+    """``sums[code] += row`` for every CSR row with a code >= 0, in row order, in place (float64 ``sums``).
+
+    The threads split the groups (dealt largest first, each to the least loaded thread) when that shares the
+    entries evenly, else the genes (each thread then reads every row: a chunk of rows sorted by group may hold
+    only one or two groups).
+    """
     codes = np.ascontiguousarray(codes, dtype=np.int64)
-    _add_sparse_rows(block.indptr, block.indices, block.data, codes, sums, threads())
+    n_parts = threads()
+    owner = np.zeros(sums.shape[0], dtype=np.int64)
+    kept = codes >= 0
+    weight = np.bincount(codes[kept], weights=np.diff(block.indptr)[kept], minlength=sums.shape[0])
+    load = np.zeros(n_parts)
+    for code in np.argsort(-weight, kind="stable"):
+        owner[code] = np.argmin(load)
+        load[owner[code]] += weight[code]
+    by_group = n_parts > 1 and load.max() <= 1.25 * load.mean()
+    _add_sparse_rows(block.indptr, block.indices, block.data, codes, sums, owner, n_parts, by_group)
 
 
 @parallel_kernel
-def _add_sparse_rows(indptr, indices, data, codes, sums, n_parts):
+def _add_sparse_rows(indptr, indices, data, codes, sums, owner, n_parts, by_group):
     """``sums[code, gene] += value`` over CSR rows in order (a sequential float64 sum, however the rows are
-    chunked); each of ``n_parts`` threads reads every row and adds the genes of its own range."""
+    chunked). Thread ``part`` adds the rows of the groups with ``owner[code] == part`` (``by_group``), or every
+    row's genes of its own range: no two threads write to one element of ``sums``."""
     n_genes = sums.shape[1]
     for part in numba.prange(n_parts):
-        g0, g1 = n_genes * part // n_parts, n_genes * (part + 1) // n_parts
+        g0, g1 = (0, n_genes) if by_group else (n_genes * part // n_parts, n_genes * (part + 1) // n_parts)
         for r in range(indptr.size - 1):
             code = codes[r]
-            if code < 0:
+            if code < 0 or (by_group and owner[code] != part):
                 continue
             for e in range(indptr[r], indptr[r + 1]):
                 gene = indices[e]
