@@ -155,41 +155,80 @@ def _shuffle_rows(x: sparse.csr_matrix, rng) -> sparse.csr_matrix:
     return out
 
 
-def test_keys_never_leave_the_counted_slots():
+def _counted(x, codes, n_groups):
+    raw, is_float32, zero_code = rank_kernel.entry_codes(x.data)
+    args = (x.indptr, x.indices, raw, is_float32, zero_code, np.asarray(codes, dtype=np.int64))
+    counts = np.zeros((n_groups, x.shape[1]), dtype=np.int64)
+    sorted_rows = rank_kernel.entry_counts(*args, counts=counts, parts=2)
+    return args, counts, sorted_rows
+
+
+def test_values_never_leave_the_counted_places():
     """Entries that differ from the counted ones (data changed between two reads) are refused, not written."""
     x = sparse.csr_matrix(np.array([[1.0, 2.0, 0.0], [0.5, 0.0, 3.0], [0.0, 4.0, 1.0]], dtype=np.float32))
-    raw, is_float32, zero_code = rank_kernel.entry_codes(x.data)
-    codes = np.array([0, 1, 1])
-    args = (x.indptr, x.indices, raw, is_float32, zero_code, codes)
-    bounds, counts, sorted_rows = rank_kernel.entry_counts(*args, n_genes=3, blocks=2)
+    args, counts, sorted_rows = _counted(x, [0, 1, 1], 2)
     assert sorted_rows
-    place = {"genes": (0, 3), "bounds": bounds, "first": np.array([0, 2, 4]), "sorted_rows": True}
-    keys = np.full(6 + 2, -1, dtype=np.int64)
-    assert rank_kernel.place_keys(*args, 1, counts=counts, keys=keys[:6], **place)
+    assert counts.tolist() == [[1, 1, 0], [1, 1, 2]]
+    first = np.array([0, 2, 4])
+
+    def fill(counts, values):
+        slots, ends = rank_kernel.value_places(counts, first)
+        refused = rank_kernel.fill(
+            *args, sorted_rows=True, genes=(0, 3), per_gene=counts.sum(axis=0), slots=slots, ends=ends, values=values
+        )
+        return refused, np.array_equal(slots, ends)
+
+    values = np.zeros(6 + 2, dtype=np.uint32)
+    assert fill(counts, values[:6]) == (0, True)
+    positive = (values[:6] - np.uint32(1 << 31)).view(np.float32)  # codes of values > 0: bits + 2^31
+    assert positive.tolist() == [1.0, 0.5, 2.0, 4.0, 3.0, 1.0]  # each gene: control's values first
     fewer = counts.copy()
-    fewer[fewer > 0] -= 1  # one entry more than counted in every non-empty slot range
-    keys[:] = -1
-    assert not rank_kernel.place_keys(*args, 1, counts=fewer, keys=keys[:6], **place)
-    assert (keys[6:] == -1).all()
-    assert not rank_kernel.place_keys(*args, 1, counts=counts + 1, keys=keys[: 6 + 2], **place)  # fewer than counted
+    fewer[fewer > 0] -= 1  # one entry more than counted in every non-empty place range
+    values[:] = 7
+    assert fill(fewer, values[:6])[0] == 5
+    assert (values[6:] == 7).all()
+    assert fill(counts + 1, values)[1] is False  # fewer entries than counted
 
 
 @pytest.mark.parametrize("window", [1, 2, 5, 1024])
-def test_keys_are_the_same_whatever_the_window_of_genes(window):
+def test_values_are_the_same_whatever_the_window_of_genes(window):
     rng = np.random.default_rng(window)
     x = sparse.random(200, 37, density=0.3, random_state=window, format="csr", dtype=np.float32)
     x.data = np.round(x.data * 8)
-    raw, is_float32, zero_code = rank_kernel.entry_codes(x.data)
-    codes = rng.integers(-1, 4, x.shape[0])
-    args = (x.indptr, x.indices, raw, is_float32, zero_code, codes)
-    bounds, counts, _ = rank_kernel.entry_counts(*args, n_genes=37, blocks=3)
-    got, want = (np.full(counts[:, 4:30].sum(), -1, dtype=np.int64) for _ in range(2))
+    args, counts, _ = _counted(x, rng.integers(-1, 4, x.shape[0]), 4)
+    got, want = (np.zeros(counts[:, 4:30].sum(), dtype=np.uint32) for _ in range(2))
     first = np.r_[0, np.cumsum(counts[:, 4:30].sum(axis=0))[:-1]]
-    place = {"genes": (4, 30), "bounds": bounds, "counts": counts[:, 4:30], "first": first}
-    assert rank_kernel.place_keys(*args, 2, keys=got, sorted_rows=True, window=window, **place)
-    assert rank_kernel.place_keys(*args, 2, keys=want, sorted_rows=False, **place)
-    np.testing.assert_array_equal(got, want)  # same keys, same slots: rows in order within each gene
-    assert (got >= 0).all()
+    for values, sorted_rows, size in ((got, True, window), (want, False, 1024)):
+        slots, ends = rank_kernel.value_places(counts[:, 4:30], first)
+        refused = rank_kernel.fill(
+            *args,
+            sorted_rows=sorted_rows,
+            genes=(4, 30),
+            per_gene=counts[:, 4:30].sum(axis=0),
+            slots=slots,
+            ends=ends,
+            values=values,
+            window=size,
+        )
+        assert refused == 0
+        assert np.array_equal(slots, ends)
+    np.testing.assert_array_equal(got, want)  # same values, same places: rows in order within each group
+    assert (got > 0).all()
+
+
+def test_entry_counts_add_up_over_chunks_of_rows():
+    rng = np.random.default_rng(3)
+    x = sparse.random(300, 50, density=0.2, random_state=3, format="csr", dtype=np.float32)
+    codes = rng.integers(-1, 5, x.shape[0])
+    _, whole, _ = _counted(x, codes, 5)
+    parts = np.zeros_like(whole)
+    for lo, hi in ((0, 120), (120, 121), (121, 300)):
+        _, counts, _ = _counted(x[lo:hi], codes[lo:hi], 5)
+        parts += counts
+    np.testing.assert_array_equal(parts, whole)
+    dense = x.toarray() != 0
+    expected = np.stack([dense[codes == g].sum(axis=0) for g in range(5)])
+    np.testing.assert_array_equal(whole, expected)
 
 
 def test_kernel_tells_negative_zero_from_small_values():

@@ -17,9 +17,10 @@ For perturbation ``p`` with ``n1`` cells against ``n2`` control cells, per gene:
   ``log2_fold_change = log2(target_mean / ref_mean)`` with no pseudocount (both zero: 0, one zero: +/-inf).
 
 Algorithm on the CPU (:mod:`vcc_core.rank_kernel`, compiled): per batch of genes, every nonzero entry of a
-labelled cell becomes one int64 key ``value | group``, bucketed by gene with a counting sort; each bucket is radix
-sorted and scanned once. Measured on one file of the VCC full size (138,000 cells x 18,080 genes, 413M nonzero
-values, 2 cores): 7.7 s, against 53-59 s for the sort of :mod:`vcc_core.rank_sort` (``bench/bench_evaluate.py``).
+labelled cell becomes a 32-bit value code, placed in its gene's bucket by group (counting sort); each bucket is
+radix sorted by value and scanned once. Measured on one file of the VCC full size (138,000 cells x 18,080 genes,
+413M nonzero values, 2 cores): 7.7 s, against 53-59 s for the sort of :mod:`vcc_core.rank_sort`
+(``bench/bench_evaluate.py``).
 
 Algorithm on a GPU: one sort of all keys per batch of genes (:mod:`vcc_core.rank_sort`, torch).
 """
@@ -137,7 +138,8 @@ def wilcoxon_de(
         Where to rank (see :func:`vcc_core.device.get_device`): numpy on the CPU, torch on a GPU.
     batch_entries
         Nonzero entries ranked at once (genes are split into batches of at most this many); the working memory
-        is 8 bytes per entry of a batch, plus a copy of ``X`` as CSR when it is given in another layout.
+        is 4 bytes per entry of a batch on the CPU (8 with torch), plus a copy of ``X`` as CSR when it is given
+        in another layout.
     progress
         Called as ``progress(genes_done, n_genes)`` while the genes are ranked.
 
@@ -267,7 +269,7 @@ def _compiled_rank_statistics(X, codes, counts, *, batch_entries: int, progress)
     """``(P, G)`` U1 and pooled tie term on the CPU (:mod:`vcc_core.rank_kernel`), in batches of genes.
 
     ``X`` is read where it lies (rows with a negative code and stored zeros are skipped, not copied out); the
-    working memory is 8 bytes per nonzero entry of a batch.
+    working memory is 4 bytes per nonzero entry of a batch.
     """
     csr = X if sparse.issparse(X) and X.format == "csr" else sparse.csr_matrix(X)
     raw, is_float32, zero_code = rank_kernel.entry_codes(csr.data)
@@ -277,21 +279,30 @@ def _compiled_rank_statistics(X, codes, counts, *, batch_entries: int, progress)
     stat = np.empty((counts.size - 1, csr.shape[1]))
     tie = np.empty_like(stat)
     args = (csr.indptr, csr.indices, raw, is_float32, zero_code, codes)
-    bounds, entries, sorted_rows = rank_kernel.entry_counts(*args, n_genes=csr.shape[1], blocks=threads())
-    batches = rank_kernel.gene_batches(entries.sum(axis=0), batch_entries)
-    buffer = np.empty(max(size for _, _, size in batches), dtype=np.int64)
-    for g0, g1, _ in batches:
-        keys, starts = rank_kernel.gene_keys(
+    entries = np.zeros((counts.size, csr.shape[1]), dtype=np.int64)  # per group and gene
+    sorted_rows = rank_kernel.entry_counts(*args, counts=entries, parts=threads())
+    per_gene = entries.sum(axis=0)
+    batches = rank_kernel.gene_batches(per_gene, batch_entries)
+    buffer = np.empty(max(size for _, _, size in batches), dtype=np.uint32)
+    for g0, g1, size in batches:
+        starts = np.concatenate([[0], np.cumsum(per_gene[g0:g1])])
+        values = buffer[:size]
+        slots, ends = rank_kernel.value_places(entries[:, g0:g1], starts[:-1])
+        refused = rank_kernel.fill(
             *args,
-            group_bits,
-            genes=(g0, g1),
-            bounds=bounds,
-            counts=entries[:, g0:g1],
-            buffer=buffer,
             sorted_rows=sorted_rows,
+            genes=(g0, g1),
+            per_gene=per_gene[g0:g1],
+            slots=slots,
+            ends=ends,
+            values=values,
         )
+        if refused or not np.array_equal(slots, ends):
+            msg = "the matrix changed while its DE was computed"
+            raise RuntimeError(msg)
+        segments = np.ascontiguousarray(entries[:, g0:g1].T)
         stat[:, g0:g1], tie[:, g0:g1] = rank_kernel.rank_sums(
-            keys, starts, sizes, int(counts[0]), zero_code, group_bits
+            values, starts, segments, sizes, int(counts[0]), zero_code, group_bits
         )
         if progress is not None:
             progress(g1, csr.shape[1])

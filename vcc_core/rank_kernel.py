@@ -1,17 +1,20 @@
-"""Compiled CPU kernels for the Wilcoxon rank sums of :mod:`vcc_core.de` (bucket by gene, radix sort, one scan),
-and the helpers that plan them (value codes, batches of genes).
+"""Compiled CPU kernels for the Wilcoxon rank sums of :mod:`vcc_core.de` (bucket by gene and group, radix sort,
+one scan), and the helpers that plan them (value codes, batches of genes).
 
-Every nonzero entry of a range of genes becomes one int64 key ``value code | group`` (an order-preserving unsigned
-32-bit code of the value; control is group 0, so it sorts first among equal values), moved into its gene's bucket
-by a counting sort over row blocks in parallel. Each gene's bucket is then sorted by a least-significant-digit
-radix sort (linear, in cache) and scanned once. With ``C`` the control's nonzero values, ``zc``/``zp`` the zeros of
-control and perturbation, and a run of ``b`` entries of a perturbation equal to ``v`` and to ``a`` control values:
+Every nonzero entry of a range of genes becomes a 32-bit order-preserving code of its value, written into its
+gene's bucket at its group's place: a bucket holds control's values (group 0), then group 1's, and so on, each in
+row order. The places come from counts per (group, gene) made in a first pass; threads split the genes, so each
+place has one writer. Each bucket is then sorted by value by a least-significant-digit radix sort (linear, in
+cache, stable: equal values stay in group order, control first) into int64 keys ``value << group_bits | group``,
+and scanned once. With ``C`` the control's nonzero values, ``zc``/``zp`` the zeros of control and perturbation,
+and a run of ``b`` entries of a perturbation equal to ``v`` and to ``a`` control values:
 
 - ``U1 = sum over runs of b (#{C < v} + a / 2) + zc #{entries > 0} + zp (#{C < 0} + zc / 2)``;
 - ``T = sum over control runs (a^3 - a) + sum over runs ((a + b)^3 - (a + b) - (a^3 - a)) + (zc + zp)^3 - (zc + zp)``.
 
 Every term is an integer or a half far below 2^53, so float64 holds each sum exactly, whatever the order: the
-result equals the sort-based path of :mod:`vcc_core.de` bit for bit (``tests/test_de.py``).
+result equals the sort-based path of :mod:`vcc_core.de` bit for bit (``tests/test_de.py``). Four bytes per entry
+of a batch (the bucket) is the working memory, plus scratch for the genes being sorted.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import itertools
 import numba
 import numpy as np
 
-from vcc_core.compiled import parallel_kernel
+from vcc_core.compiled import parallel_kernel, threads
 
 GENES_PER_TASK = 64  # genes sorted by one task: enough tasks to balance the threads, few scratch allocations
 FILL_WINDOW = 1024  # genes whose buckets are written in one sweep of the rows
@@ -66,193 +69,197 @@ def _row_start(indices, lo, hi, g0, sorted_rows):
 
 
 @parallel_kernel
-def count_entries(indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, counts, unsorted):
-    """``counts[b, g - g0]`` = nonzero entries of gene ``g`` in the rows of block ``b`` (negative codes left out),
-    and ``unsorted[b]`` = rows of block ``b`` whose genes are not in increasing order.
-
-    ``raw``: the float32 values seen as int32 (``is_float32``), or int64 value codes with ``zero_code`` for 0.
-    """
-    n_genes = g1 - g0
-    counts[:] = 0
+def unsorted_rows(indptr, indices, codes, bounds, unsorted):
+    """``unsorted[b]`` = labelled rows (code >= 0) of row block ``b`` whose genes are not in increasing order."""
     for b in numba.prange(bounds.size - 1):
         disorder = 0
         for r in range(bounds[b], bounds[b + 1]):
-            last = -1
-            for e in range(indptr[r], indptr[r + 1]):
-                if indices[e] < last:
-                    disorder += 1
-                    break
-                last = indices[e]
             if codes[r] < 0:
                 continue
-            for e in range(indptr[r], indptr[r + 1]):
-                gene = indices[e] - g0
-                if 0 <= gene < n_genes and _value_code(raw[e], is_float32) != zero_code:
-                    counts[b, gene] += 1
+            for e in range(indptr[r] + 1, indptr[r + 1]):
+                if indices[e] < indices[e - 1]:
+                    disorder += 1
+                    break
         unsorted[b] = disorder
 
 
 @parallel_kernel
-def fill_keys(
-    indptr,
-    indices,
-    raw,
-    is_float32,
-    zero_code,
-    codes,
-    g0,
-    g1,
-    bounds,
-    slots,
-    ends,
-    group_bits,
-    keys,
-    sorted_rows,
-    window,
-):
-    """Write the key of every entry of genes ``g0:g1`` at ``keys[slots[b, gene]]``, advancing it; returns the
-    entries that found their slot range ``slots[b, gene]:ends[b, gene]`` full (0 unless the data changed since it
-    was counted: those are not written).
+def count_entries(indptr, indices, raw, is_float32, zero_code, codes, sorted_rows, splits, counts):
+    """``counts[group, gene] +=`` the nonzero entries of each labelled row (counts of chunks of rows add up).
 
-    ``slots[b, g]`` starts at the first slot of block ``b`` in gene ``g``'s bucket; rows stay in order. In
-    ``sorted_rows``, only each row's entries of the range are read, ``window`` genes at a time: each row's position
-    is kept from one window to the next, and the writes of a window go to few buckets (their cache lines stay in
-    cache; writing to every bucket of a large batch at once was twice as slow).
+    Thread ``t`` counts genes ``splits[t]:splits[t + 1]`` of every row, found by bisection in ``sorted_rows``.
+    ``raw``: the float32 values seen as int32 (``is_float32``), or int64 value codes with ``zero_code`` for 0.
     """
-    n_genes = g1 - g0
-    overflow = np.zeros(bounds.size - 1, dtype=np.int64)
-    window = max(window, 1) if sorted_rows else max(n_genes, 1)
-    for b in numba.prange(bounds.size - 1):
-        r0, r1 = bounds[b], bounds[b + 1]
-        cursor = np.empty(r1 - r0, dtype=np.int64)
-        for r in range(r0, r1):
-            cursor[r - r0] = _row_start(indices, indptr[r], indptr[r + 1], g0, sorted_rows)
-        for w0 in range(0, n_genes, window):
-            w1 = min(w0 + window, n_genes)
-            for r in range(r0, r1):
+    for t in numba.prange(splits.size - 1):
+        a, b = splits[t], splits[t + 1]
+        for r in range(indptr.size - 1):
+            group = codes[r]
+            if group < 0 or a == b:
+                continue
+            for e in range(_row_start(indices, indptr[r], indptr[r + 1], a, sorted_rows), indptr[r + 1]):
+                gene = indices[e]
+                if gene >= b and sorted_rows:
+                    break
+                if a <= gene < b:
+                    counts[group, gene] += _value_code(raw[e], is_float32) != zero_code
+
+
+@parallel_kernel
+def fill_values(
+    indptr, indices, raw, is_float32, zero_code, codes, sorted_rows, splits, g0, slots, ends, values, window
+):
+    """Write the value code of every nonzero entry of genes ``splits[0]:splits[-1]`` of the labelled rows at
+    ``values[slots[group, gene - g0]]``, advancing it; returns the entries that found their place range
+    ``slots:ends`` full (0 unless the data changed since it was counted: those are not written).
+
+    Thread ``t`` writes genes ``splits[t]:splits[t + 1]``. In ``sorted_rows``, only each row's entries of those
+    genes are read, ``window`` genes at a time: each row's position is kept from one window to the next, and the
+    writes of a window go to few places (their cache lines stay in cache).
+    """
+    overflow = np.zeros(splits.size - 1, dtype=np.int64)
+    n_rows = indptr.size - 1
+    for t in numba.prange(splits.size - 1):
+        a, b = splits[t], splits[t + 1]
+        step = max(window, 1) if sorted_rows else max(b - a, 1)
+        cursor = np.empty(n_rows, dtype=np.int64)
+        for r in range(n_rows):
+            cursor[r] = _row_start(indices, indptr[r], indptr[r + 1], a, sorted_rows)
+        for w0 in range(a, b, step):
+            w1 = min(w0 + step, b)
+            for r in range(n_rows):
                 group = codes[r]
                 if group < 0:
                     continue
-                e = cursor[r - r0]
+                e = cursor[r]
                 stop = indptr[r + 1]
                 while e < stop:
-                    gene = indices[e] - g0
+                    gene = indices[e]
                     if gene >= w1 and sorted_rows:
                         break
-                    if 0 <= gene < n_genes:
+                    if w0 <= gene < w1:
                         value = _value_code(raw[e], is_float32)
                         if value != zero_code:
-                            slot = slots[b, gene]
-                            if slot < ends[b, gene]:
-                                keys[slot] = (value << group_bits) | group
-                                slots[b, gene] = slot + 1
+                            slot = slots[group, gene - g0]
+                            if slot < ends[group, gene - g0]:
+                                values[slot] = value
+                                slots[group, gene - g0] = slot + 1
                             else:
-                                overflow[b] += 1
+                                overflow[t] += 1
                     e += 1
-                cursor[r - r0] = e
+                cursor[r] = e
     return overflow.sum()
 
 
-def entry_counts(indptr, indices, raw, is_float32, zero_code, codes, *, n_genes: int, blocks: int):
-    """Row block bounds, ``(blocks, n_genes)`` counts of the entries to rank (see :func:`count_entries`) and whether
-    every row lists its genes in increasing order."""
-    bounds = row_blocks(indptr, blocks)
-    counts = np.empty((blocks, n_genes), dtype=np.int64)
-    unsorted = np.zeros(blocks, dtype=np.int64)
-    count_entries(indptr, indices, raw, is_float32, zero_code, codes, 0, n_genes, bounds, counts, unsorted)
-    return bounds, counts, not unsorted.any()
+def entry_counts(indptr, indices, raw, is_float32, zero_code, codes, *, counts: np.ndarray, parts: int) -> bool:
+    """Add these rows' nonzero entries per (group, gene) to ``counts`` (see :func:`count_entries`); returns whether
+    every labelled row lists its genes in increasing order. The threads' gene ranges are balanced on the entries
+    counted so far (equal ranges at first)."""
+    sorted_rows = not rows_out_of_order(indptr, indices, codes, parts=parts)
+    per_gene = counts.sum(axis=0)
+    if not per_gene.any():
+        per_gene = np.ones_like(per_gene)
+    splits = gene_splits(per_gene, 0, counts.shape[1], parts)
+    count_entries(indptr, indices, raw, is_float32, zero_code, codes, sorted_rows, splits, counts)
+    return sorted_rows
 
 
-def gene_keys(
-    indptr, indices, raw, is_float32, zero_code, codes, group_bits, *, genes, bounds, counts, buffer, sorted_rows
-):
-    """Keys of the entries of ``genes = (g0, g1)`` bucketed by gene, in ``buffer``: ``(keys, starts)``.
-
-    ``counts``: the columns ``g0:g1`` of :func:`entry_counts`. Reusing one buffer for every batch matters: memory
-    touched for the first time costs several times more than the work done in it here.
-    """
-    starts = np.concatenate([[0], np.cumsum(counts.sum(axis=0))])
-    keys = buffer[: starts[-1]]
-    args = (indptr, indices, raw, is_float32, zero_code, codes, group_bits)
-    if not place_keys(
-        *args, genes=genes, bounds=bounds, counts=counts, first=starts[:-1], keys=keys, sorted_rows=sorted_rows
-    ):
-        msg = "the matrix changed while its DE was computed"
-        raise RuntimeError(msg)
-    return keys, starts
+def rows_out_of_order(indptr, indices, codes, *, parts: int) -> bool:
+    bounds = row_blocks(indptr, parts)
+    unsorted = np.zeros(parts, dtype=np.int64)
+    unsorted_rows(indptr, indices, np.ascontiguousarray(codes, dtype=np.int64), bounds, unsorted)
+    return bool(unsorted.any())
 
 
-def place_keys(
+def gene_splits(per_gene: np.ndarray, g0: int, g1: int, parts: int) -> np.ndarray:
+    """``parts + 1`` gene bounds from ``g0`` to ``g1`` holding about equal numbers of entries (``per_gene``)."""
+    cumulative = np.cumsum(per_gene[g0:g1], dtype=np.int64)
+    total = int(cumulative[-1]) if cumulative.size else 0
+    inner = np.searchsorted(cumulative, [total * t // parts for t in range(1, parts)], side="right")
+    return np.concatenate([[g0], g0 + inner, [g1]]).astype(np.int64)
+
+
+def value_places(counts: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(slots, ends)``: group ``p``'s values of gene ``g`` go to ``slots[p, g]:ends[p, g]``, from ``first[g]``
+    (the gene's bucket) after the groups before ``p``. ``counts``: ``(groups, genes)`` of a batch of genes."""
+    slots = first[None, :] + np.cumsum(counts, axis=0) - counts
+    return slots, slots + counts
+
+
+def fill(
     indptr,
     indices,
     raw,
     is_float32,
     zero_code,
     codes,
-    group_bits,
     *,
-    genes,
-    bounds,
-    counts,
-    first,
-    keys,
     sorted_rows,
+    genes,
+    per_gene,
+    slots,
+    ends,
+    values,
     window: int = FILL_WINDOW,
-) -> bool:
-    """Write the keys of these rows' entries of ``genes``, block ``b``'s entries of gene ``g`` from slot
-    ``first[g]`` plus the entries of the blocks before ``b`` (``counts``: the blocks' :func:`count_entries`).
-
-    Returns False, with no write outside those slots, when the entries are not those counted (the data changed).
-    """
-    slots = first[None, :] + np.cumsum(counts, axis=0) - counts
-    ends = slots + counts
+) -> int:
+    """:func:`fill_values` of genes ``genes = (g0, g1)`` with the threads' ranges balanced on ``per_gene``
+    (the batch's entries per gene); returns the entries refused (0 unless the data changed)."""
     g0, g1 = genes
-    args = (indptr, indices, raw, is_float32, zero_code, codes, g0, g1, bounds, slots, ends, group_bits, keys)
-    overflow = fill_keys(*args, sorted_rows, window)
-    return overflow == 0 and np.array_equal(slots, ends)
+    splits = gene_splits(per_gene, 0, g1 - g0, threads()) + g0
+    args = (indptr, indices, raw, is_float32, zero_code, codes, sorted_rows, splits, g0, slots, ends, values)
+    return int(fill_values(*args, window))
 
 
 @numba.njit(cache=True)
-def _radix_sort(keys, scratch):
-    """Sort ``keys`` with ``scratch`` of the same size; returns the sorted one (``keys`` or ``scratch``).
+def _sorted_keys(bucket, segments, group_bits, one, two):
+    """The keys ``value << group_bits | group`` of one gene's bucket, sorted by value, equal values in group order.
 
-    Digits are taken from ``key - min``, so only the bits in which the keys differ are sorted: a gene's values
-    span a few binades, which saves a pass of the four that all 41 bits of a key would take. The counts of every
-    digit are made in one read of the keys.
+    ``bucket`` holds ``segments[0]`` values of group 0, then ``segments[1]`` of group 1, and so on; ``one`` and
+    ``two`` are scratch of its size, and the one that holds the result is returned. The first pass of the
+    least-significant-digit radix sort reads the bucket and writes keys; digits are taken from ``value - min``, so
+    only the bits in which the values differ are sorted (a gene's values span a few binades: two passes, where
+    all 32 bits would take three), and the counts of every digit are made in one read.
     """
-    n = keys.size
-    if n < 2:
-        return keys
-    lo = keys[0]
-    hi = keys[0]
+    n = bucket.size
+    lo = np.int64(bucket[0]) if n else np.int64(0)
+    hi = lo
     for i in range(1, n):
-        lo = min(lo, keys[i])
-        hi = max(hi, keys[i])
+        v = np.int64(bucket[i])
+        lo = min(lo, v)
+        hi = max(hi, v)
     n_bits = 0
     while (hi - lo) >> n_bits:
         n_bits += 1
-    passes = (n_bits + 11) // 12
-    if passes == 0:
-        return keys
-    width = (n_bits + passes - 1) // passes
+    passes = max((n_bits + 13) // 14, 1)
+    width = max((n_bits + passes - 1) // passes, 1)
     mask = (1 << width) - 1
     count = np.zeros((passes, mask + 1), dtype=np.int64)
     for i in range(n):
-        key = keys[i] - lo
+        v = np.int64(bucket[i]) - lo
         for p in range(passes):
-            count[p, (key >> (p * width)) & mask] += 1
-    src, dst = keys, scratch
+            count[p, (v >> (p * width)) & mask] += 1
+    needed = np.empty(passes, dtype=np.bool_)
     for p in range(passes):
-        shift = p * width
-        if count[p].max() == n:  # one digit value for all keys: already in order for this digit
-            continue
+        needed[p] = p == 0 or count[p].max() < n  # one digit value for all keys: already in order for it
         total = 0
         for d in range(mask + 1):
             c = count[p, d]
             count[p, d] = total
             total += c
+    i = 0
+    for group in range(segments.size):
+        for _ in range(segments[group]):
+            v = np.int64(bucket[i])
+            d = (v - lo) & mask
+            one[count[0, d]] = (v << group_bits) | group
+            count[0, d] += 1
+            i += 1
+    src, dst = one, two
+    for p in range(1, passes):
+        if not needed[p]:
+            continue
+        shift = p * width
         for i in range(n):
-            d = ((src[i] - lo) >> shift) & mask
+            d = (((src[i] >> group_bits) - lo) >> shift) & mask
             dst[count[p, d]] = src[i]
             count[p, d] += 1
         src, dst = dst, src
@@ -260,11 +267,11 @@ def _radix_sort(keys, scratch):
 
 
 @parallel_kernel
-def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
+def rank_sums(values, starts, segments, sizes, n_control, zero_code, group_bits):
     """``(P, G)`` U1 and pooled tie term of the ``P = sizes.size`` perturbations (groups 1..P) against control.
 
-    ``keys[starts[g]:starts[g + 1]]`` are gene ``g``'s keys (sorted here, in place); ``sizes[p]`` cells in group
-    ``p + 1``, ``n_control`` in control.
+    ``values[starts[g]:starts[g + 1]]`` are gene ``g``'s value codes, ``segments[g, p]`` of group ``p`` after
+    those of the groups before it; ``sizes[p]`` cells in group ``p + 1``, ``n_control`` in control.
 
     The scan does not branch on the data (ties are frequent: 41% of the preset's entries equal the next one in
     their gene). In a run of equal values the control entries come first, then each group's entries together, so
@@ -285,13 +292,13 @@ def rank_sums(keys, starts, sizes, n_control, zero_code, group_bits):
         longest = 0
         for g in range(first, last):
             longest = max(longest, starts[g + 1] - starts[g])
-        scratch = np.empty(longest, dtype=np.int64)
+        one = np.empty(longest, dtype=np.int64)
+        two = np.empty(longest, dtype=np.int64)
         acc = np.empty((n_perts + 1, 3), dtype=np.int64)  # per group: 2 U1, entries, entries below zero
         ties = np.empty(n_perts + 1)  # per group: tie term (float64: a run of 2 million would overflow int64)
         for g in range(first, last):
-            bucket = keys[starts[g] : starts[g + 1]]
-            s = _radix_sort(bucket, scratch[: bucket.size])
-            n = s.size
+            n = starts[g + 1] - starts[g]
+            s = _sorted_keys(values[starts[g] : starts[g + 1]], segments[g], group_bits, one[:n], two[:n])
             acc[:] = 0
             ties[:] = 0.0
             i = 0
@@ -340,6 +347,9 @@ def entry_codes(data: np.ndarray) -> tuple[np.ndarray, bool, int]:
         narrow = data.astype(np.float32)
         if not np.array_equal(narrow, data):
             distinct, inverse = np.unique(data, return_inverse=True)
+            if distinct.size >= 1 << 31:  # codes must fit in 32 bits
+                msg = f"{distinct.size:,} distinct values: too many to rank as float64; store the data as float32"
+                raise ValueError(msg)
             zero = 2 * int(np.searchsorted(distinct, 0.0))
             return np.where(data == 0, zero, 2 * inverse.astype(np.int64) + 1), False, zero
         data = narrow

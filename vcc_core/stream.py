@@ -4,17 +4,18 @@ Neither file is ever held whole: each is read from disk in chunks of rows (:clas
 into buffers reused from chunk to chunk, by file offset from two threads where the layout allows).
 
 1. A first pass checks the values (finite, >= 0: the loader's messages), sums each cell's counts for the
-   normalisation target (counts only) and counts, per chunk and gene, the nonzero entries that the DE ranks.
+   normalisation target (counts only) and counts, per group and gene, the nonzero entries that the DE ranks.
 2. Then, per batch of genes holding at most ``batch_entries`` such entries, every chunk is read again, normalised
-   (:func:`vcc_core.normalize.normalize_block`) and its entries written as keys straight into their gene's bucket
-   (:mod:`vcc_core.rank_kernel`): the bucket positions are known from the counts of pass 1, and a chunk that reads
-   differently the second time is refused, never written outside its slots. The first batch's pass
-   also adds the rows to the pseudobulk sums. Each finished batch is ranked (radix sort and scan) and dropped.
+   (:func:`vcc_core.normalize.normalize_block`) and its values written straight into their gene's bucket at their
+   group's place (:mod:`vcc_core.rank_kernel`): the places are known from the counts of pass 1, and a chunk that
+   reads differently the second time is refused, never written outside its places. The first batch's pass also
+   adds the rows to the pseudobulk sums. Each finished batch is ranked (radix sort and scan) and dropped.
 
-Peak memory: the key buffer (8 bytes x ``batch_entries``), one chunk of rows (normalised in place), and the
-``(perturbations x genes)`` statistics. The U statistics, tie terms, p-values, FDR and pseudobulk means equal the
-in-memory path (:func:`vcc_core.evaluate.evaluate`); DE means are float64 means rounded to the data's type
-(:func:`vcc_core.h5ad_rows.assemble`). Each file is read ``1 + batches`` times, so the OS file cache matters.
+Peak memory: the value buffer (4 bytes x ``batch_entries``), one chunk of rows (normalised in place), and the
+``(perturbations x genes)`` statistics and entry counts. The U statistics, tie terms, p-values, FDR and pseudobulk
+means equal the in-memory path (:func:`vcc_core.evaluate.evaluate`); DE means are float64 means rounded to the
+data's type (:func:`vcc_core.h5ad_rows.assemble`). Each file is read ``1 + batches`` times, so the OS file cache
+matters.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from vcc_core.normalize import DEFAULT_CHUNK_ROWS, median_target, normalize_bloc
 from vcc_core.pseudobulk import Profiles, add_sparse_rows
 from vcc_core.values import check_values
 
-DEFAULT_BATCH_ENTRIES = 1 << 27  # 1 GiB of keys
+DEFAULT_BATCH_ENTRIES = 1 << 28  # 1 GiB of values
 
 
 def profiles_and_de(
@@ -51,7 +52,7 @@ def profiles_and_de(
 ) -> tuple[Profiles, DEResult | None]:
     """Pseudobulk (and DE against control when ``de``) of one file, streamed (see the module docstring).
 
-    ``keys``: a dict in which the DE's key buffer is kept for the next file (fresh memory is slow to touch).
+    ``keys``: a dict in which the DE's value buffer is kept for the next file (fresh memory is slow to touch).
     """
     say = progress or (lambda _msg: None)
     n_rows, n_genes = source.codes.size, source.genes.size
@@ -59,8 +60,7 @@ def profiles_and_de(
     de_codes = np.ascontiguousarray(source.de_codes, dtype=np.int64)
     counted = source.space == "counts"
     totals = np.zeros(n_rows) if counted else None
-    blocks = threads()
-    chunk_counts = np.zeros((len(ranges), blocks, n_genes), dtype=np.int32)  # per chunk, row block and gene
+    entries = np.zeros((source.de_perts.size + 1, n_genes), dtype=np.int64)  # per group and gene
     sorted_rows = np.ones(len(ranges), dtype=bool)
     say(f"reading {n_rows:,} cells in {len(ranges)} chunks: checks{', totals' if counted else ''}, entries per gene")
     with RowReader(source.path, source.columns, chunk_rows=chunk_rows) as reader:
@@ -70,7 +70,9 @@ def profiles_and_de(
             if counted:
                 totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
             if de:
-                chunk_counts[i], sorted_rows[i] = _entry_counts(block, de_codes[rows], blocks=blocks)
+                raw, is_float32, zero_code = rank_kernel.entry_codes(block.data)
+                args = (block.indptr, block.indices, raw, is_float32, zero_code, de_codes[rows])
+                sorted_rows[i] = rank_kernel.entry_counts(*args, counts=entries, parts=threads())
         target = _target(source, totals) if counted else None
 
         def normalised(rows: slice):
@@ -89,7 +91,7 @@ def profiles_and_de(
         return _de_pass(
             source,
             ranges,
-            chunk_counts,
+            entries,
             sorted_rows,
             de_codes,
             normalised,
@@ -100,31 +102,31 @@ def profiles_and_de(
 
 
 def _de_pass(
-    source: Source, ranges, chunk_counts, sorted_rows, de_codes, normalised, *, batch_entries: int, keys: dict, say
+    source: Source, ranges, entries, sorted_rows, de_codes, normalised, *, batch_entries: int, keys: dict, say
 ):
-    """Pass 2: per batch of genes, every chunk read, normalised and bucketed; the first batch also pseudobulks.
+    """Pass 2: per batch of genes, every chunk read, normalised and its values placed; the first batch also
+    pseudobulks. ``entries``: pass 1's counts per (group, gene).
 
-    ``keys["buffer"]``, if there, is reused for the keys when large enough, and the buffer used is left there.
+    ``keys["buffer"]``, if there, is reused for the values when large enough, and the buffer used is left there.
     """
     n_genes, n_groups = source.genes.size, source.de_perts.size + 1
     group_bits = max(1, int(n_groups - 1).bit_length())
     sizes = np.bincount(de_codes[de_codes >= 0], minlength=n_groups).astype(np.float64)
-    per_chunk = chunk_counts.sum(axis=1)
-    per_gene = per_chunk.sum(axis=0)
+    per_gene = entries.sum(axis=0)
     batches = rank_kernel.gene_batches(per_gene, batch_entries)
     largest = max(size for _, _, size in batches)
     if keys.get("buffer") is None or keys["buffer"].size < largest:
         keys["buffer"] = None  # the old one freed before the new one is made
-        keys["buffer"] = np.empty(largest, dtype=np.int64)
+        keys["buffer"] = np.empty(largest, dtype=np.uint32)
     buffer = keys["buffer"]
     sums = np.zeros((source.groups.size, n_genes))
     stat, tie = np.empty((n_groups - 1, n_genes)), np.empty((n_groups - 1, n_genes))
-    # Where each chunk's entries of a gene start within the gene's bucket (of the whole gene range).
-    chunk_offsets = np.cumsum(per_chunk, axis=0) - per_chunk
-    for b, (g0, g1, _) in enumerate(batches):
+    for b, (g0, g1, size) in enumerate(batches):
         say(f"Wilcoxon DE, genes {g0:,}-{g1:,} of {n_genes:,} (batch {b + 1} of {len(batches)}, {len(ranges)} chunks)")
         starts = np.concatenate([[0], np.cumsum(per_gene[g0:g1])])
-        keys = buffer[: starts[-1]]
+        values = buffer[:size]
+        # The places come from pass 1's counts; a chunk that reads differently now cannot write outside them.
+        slots, ends = rank_kernel.value_places(entries[:, g0:g1], starts[:-1])
         for i, rows in enumerate(ranges):
             block = normalised(rows)
             if b == 0:
@@ -133,37 +135,31 @@ def _de_pass(
             if not is_float32:
                 msg = "the streamed DE ranks float32 values; these need float64: evaluate in memory instead"
                 raise ValueError(msg)
-            # The slots come from pass 1's counts; a chunk that reads differently now cannot write outside them.
-            placed = rank_kernel.place_keys(
+            refused = rank_kernel.fill(
                 block.indptr,
                 block.indices,
                 raw,
                 is_float32,
                 zero_code,
                 de_codes[rows],
-                group_bits,
-                genes=(g0, g1),
-                bounds=rank_kernel.row_blocks(block.indptr, chunk_counts.shape[1]),
-                counts=chunk_counts[i, :, g0:g1],
-                first=starts[:-1] + chunk_offsets[i, g0:g1],  # this chunk's first slot in each gene's bucket
-                keys=keys,
                 sorted_rows=bool(sorted_rows[i]),
+                genes=(g0, g1),
+                per_gene=per_gene[g0:g1],
+                slots=slots,
+                ends=ends,
+                values=values,
             )
-            if not placed:
+            if refused:
                 msg = f"rows {rows.start}-{rows.stop} changed between two reads of {source.path}"
                 raise ValueError(msg)
+        if not np.array_equal(slots, ends):
+            msg = f"{source.path} changed between two reads: fewer entries than counted"
+            raise ValueError(msg)
+        segments = np.ascontiguousarray(entries[:, g0:g1].T)
         stat[:, g0:g1], tie[:, g0:g1] = rank_kernel.rank_sums(
-            keys, starts, sizes[1:], int(sizes[0]), 1 << 31, group_bits
+            values, starts, segments, sizes[1:], int(sizes[0]), 1 << 31, group_bits
         )
     return assemble(source, sums, stat, tie)
-
-
-def _entry_counts(block: sparse.csr_matrix, codes: np.ndarray, *, blocks: int) -> tuple[np.ndarray, bool]:
-    raw, is_float32, zero_code = rank_kernel.entry_codes(block.data)
-    _, counts, sorted_rows = rank_kernel.entry_counts(
-        block.indptr, block.indices, raw, is_float32, zero_code, codes, n_genes=block.shape[1], blocks=blocks
-    )
-    return counts, sorted_rows
 
 
 def _csr(block) -> sparse.csr_matrix:
@@ -195,7 +191,7 @@ def evaluate(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`vcc_core.evaluate.evaluate` of two ``.h5ad`` files, each read in chunks of ``chunk_rows`` rows.
 
-    Working memory is bounded by ``batch_entries`` (8 bytes each) plus a few chunks of rows; the file's
+    Working memory is bounded by ``batch_entries`` (4 bytes each) plus a few chunks of rows; the file's
     ``obs``/``var`` and the (perturbations x genes) results are held as usual.
 
     Raises

@@ -68,7 +68,7 @@ def run(args) -> int:
     elif args.scheduler == "stream":
         from vcc_core.stream import evaluate as evaluate_streamed
 
-        batch_entries = max(1, int(args.memory_gb * 2**30) // 8)  # 8 bytes per key
+        batch_entries = max(1, int(args.memory_gb * 2**30) // 4)  # 4 bytes per value
         results, agg = evaluate_streamed(args.real, args.pred, batch_entries=batch_entries, **common)
     else:
         results, agg = evaluate(args.real, args.pred, **common)
