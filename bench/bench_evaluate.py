@@ -77,7 +77,7 @@ def child_ours(real: str, pred: str, out: str, profile: str, mode: str) -> None:
     """Run inside the timed process: evaluate, write the tables, report time and peak memory as JSON.
 
     ``mode``: ``memory`` (:func:`vcc_core.evaluate.evaluate`) or ``stream`` (:func:`vcc_core.stream.evaluate`,
-    1 GiB of DE keys).
+    512 MiB of DE values).
     """
     from vcc_core import stream
     from vcc_core.evaluate import evaluate, write_results
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vcc-bench"))
     parser.add_argument("--reference", default="/work/refenv/bin/python", help="python with cell-eval installed")
     parser.add_argument("--no-reference", action="store_true", help="time ours only")
-    parser.add_argument("--stream", action="store_true", help="time the streamed evaluation too (1 GiB of DE keys)")
+    parser.add_argument("--stream", action="store_true", help="time the streamed evaluation too (512 MiB of DE values)")
     parser.add_argument("--child", nargs=5, metavar=("REAL", "PRED", "OUT", "PROFILE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

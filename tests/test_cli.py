@@ -70,3 +70,16 @@ def test_precompute_rejects_an_unknown_model_at_once(tmp_path):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1
     assert "gpt" in out.stderr
+
+
+def test_a_named_command_imports_only_its_own_module():
+    """``python -m vcc_core simulate`` builds the simulate parser alone; no name (or a wrong one) lists them all."""
+    from vcc_core.__main__ import build_parser
+
+    def commands(parser):
+        return set(parser._subparsers._group_actions[0].choices)
+
+    assert commands(build_parser("simulate")) == {"simulate"}
+    everything = commands(build_parser(None))
+    assert {"evaluate", "simulate", "train", "ceiling"} <= everything
+    assert commands(build_parser("nonsense")) == everything
