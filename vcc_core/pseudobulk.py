@@ -97,19 +97,18 @@ def group_sums(x, codes: np.ndarray, n_groups: int, *, transform=None, chunk_row
 def add_sparse_rows(block: sparse.csr_matrix, codes: np.ndarray, sums: np.ndarray) -> None:
     """``sums[code] += row`` for every CSR row with a code >= 0, in row order, in place (float64 ``sums``).
 
-    The threads split the groups (dealt largest first, each to the least loaded thread) when that shares the
+    The threads split the groups (consecutive codes holding about equal numbers of entries) when that shares the
     entries evenly, else the genes (each thread then reads every row: a chunk of rows sorted by group may hold
     only one or two groups).
     """
     codes = np.ascontiguousarray(codes, dtype=np.int64)
     n_parts = threads()
-    owner = np.zeros(sums.shape[0], dtype=np.int64)
     kept = codes >= 0
     weight = np.bincount(codes[kept], weights=np.diff(block.indptr)[kept], minlength=sums.shape[0])
-    load = np.zeros(n_parts)
-    for code in np.argsort(-weight, kind="stable"):
-        owner[code] = np.argmin(load)
-        load[owner[code]] += weight[code]
+    total = weight.sum()
+    before = np.cumsum(weight) - weight  # entries of the codes below each one
+    owner = np.minimum(before * n_parts // max(total, 1), n_parts - 1).astype(np.int64)
+    load = np.bincount(owner, weights=weight, minlength=n_parts)
     by_group = n_parts > 1 and load.max() <= 1.25 * load.mean()
     _add_sparse_rows(block.indptr, block.indices, block.data, codes, sums, owner, n_parts, by_group)
 
