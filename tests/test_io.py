@@ -1,5 +1,7 @@
 """Loader: exact errors for bad input, and both real files in ../shared/data load."""
 
+import re
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -93,6 +95,34 @@ def test_mixed_rows_caught_in_the_middle_of_a_large_file():
     x[30_000:30_010] = 250.0
     with pytest.raises(ValueError, match="X mixes scales"):
         detect_space(x)
+
+
+def _large(kind: str) -> np.ndarray:
+    """60,000 cells x 3 genes, so that the space is judged on three samples of rows (start, middle, end)."""
+    x = np.tile([[0.5, 1.5, 0.0]], (60_000, 1)) if kind != "counts" else np.tile([[1.0, 4.0, 0.0]], (60_000, 1))
+    if kind == "raw-middle":
+        x[30_000:30_010] = [250.0, 7.0, 3.0]
+    if kind == "varied-whole-middle":  # small whole numbers, 3 distinct: raw counts, found only by looking closer
+        x[30_000:30_010] = [1.0, 2.0, 3.0]
+    return x
+
+
+@pytest.mark.parametrize("layout", ["csr", "dense"])
+@pytest.mark.parametrize("kind", ["counts", "log1p", "raw-middle", "varied-whole-middle"])
+def test_a_backed_file_gets_the_space_and_errors_of_memory(tmp_path, layout, kind):
+    x = _large(kind)
+    obs = pd.DataFrame({"target_gene": ["non-targeting", "A"] * 30_000}, index=[f"c{i}" for i in range(60_000)])
+    adata = ad.AnnData(X=sparse.csr_matrix(x) if layout == "csr" else x, obs=obs)
+    adata.write_h5ad(tmp_path / "x.h5ad")
+    if kind in ("raw-middle", "varied-whole-middle"):
+        with pytest.raises(ValueError, match="X mixes scales") as in_memory:
+            load_dataset(adata)
+        with pytest.raises(ValueError, match=f"^{re.escape(str(in_memory.value))}$"):
+            load_dataset(tmp_path / "x.h5ad", backed=True)
+        return
+    backed, space = load_dataset(tmp_path / "x.h5ad", backed=True)
+    assert backed.isbacked
+    assert space == load_dataset(adata)[1] == ("counts" if kind == "counts" else "log1p")
 
 
 def test_align_genes_reorders_and_reports(tiny):

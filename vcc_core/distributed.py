@@ -55,11 +55,12 @@ from scipy import sparse
 from vcc_core import rank_histogram as rh
 from vcc_core.de import DEResult
 from vcc_core.evaluate import evaluate_profiles
-from vcc_core.h5ad_rows import Source, assemble, open_pair, open_source, read_rows, value_dtype
+from vcc_core.h5ad_rows import Source, assemble, open_pair, open_source, value_dtype
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.normalize import DEFAULT_CHUNK_ROWS, Space, median_target, normalize_block, row_totals
 from vcc_core.pseudobulk import Profiles, group_sums
+from vcc_core.row_reader import read_rows
 
 SPLIT_EVERY = 8
 GENES_PER_BLOCK = 1024

@@ -23,6 +23,7 @@ from scipy import sparse
 
 from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
 from vcc_core.normalize import Space, iter_row_chunks, median_target
+from vcc_core.row_reader import RowReader
 from vcc_core.values import check_values, detect_space
 
 MIN_CELLS = 2
@@ -230,10 +231,25 @@ def _checked(adata: ad.AnnData) -> tuple[ad.AnnData, Space]:
         adata = adata.copy()
         adata.X = adata.X.astype(np.float32)
     check_values(adata.X)
-    space = detect_space(adata.X, declared=adata.uns.get(UNS_SPACE))
+    if adata.isbacked:
+        with RowReader(str(adata.filename), None) as reader:
+            space = detect_space(_BackedRows(adata.X, reader), declared=adata.uns.get(UNS_SPACE))
+    else:
+        space = detect_space(adata.X, declared=adata.uns.get(UNS_SPACE))
     if space == "counts" and not adata.isbacked:
         median_target(adata.X)  # refuses empty cells here, where the side is known, not later when normalising
     return adata, space
+
+
+class _BackedRows:
+    """A backed ``X`` as :func:`detect_space` samples it: ranges of rows through ``reader`` (a CSR file's arrays read
+    by offset: about 3x faster than anndata's backed reader), other selections through anndata."""
+
+    def __init__(self, x, reader: RowReader):
+        self.shape, self._x, self._reader = x.shape, x, reader
+
+    def __getitem__(self, rows):
+        return self._reader.read(rows, reuse=False) if isinstance(rows, slice) else self._x[rows]
 
 
 def align_genes(pred: ad.AnnData, genes) -> ad.AnnData:

@@ -1,6 +1,6 @@
 """Pseudobulk, Wilcoxon DE and the metrics of ``.h5ad`` files read in row chunks, in one process, memory bounded.
 
-Neither file is ever held whole: each is read from disk in chunks of rows (:class:`vcc_core.h5ad_rows.RowReader`:
+Neither file is ever held whole: each is read from disk in chunks of rows (:class:`vcc_core.row_reader.RowReader`:
 into buffers reused from chunk to chunk, by file offset from two threads where the layout allows).
 
 1. A first pass checks the values (finite, >= 0: the loader's messages), sums each cell's counts for the
@@ -31,11 +31,12 @@ from vcc_core import rank_kernel
 from vcc_core.compiled import threads
 from vcc_core.de import DEResult
 from vcc_core.evaluate import evaluate_profiles
-from vcc_core.h5ad_rows import RowReader, Source, assemble, open_pair, value_dtype
+from vcc_core.h5ad_rows import Source, assemble, open_pair, value_dtype
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.normalize import DEFAULT_CHUNK_ROWS, median_target, normalize_block
 from vcc_core.pseudobulk import Profiles, add_sparse_rows
+from vcc_core.row_reader import RowReader
 from vcc_core.values import check_values
 
 DEFAULT_BATCH_ENTRIES = 1 << 28  # 1 GiB of values
