@@ -155,12 +155,12 @@ def _shuffle_rows(x: sparse.csr_matrix, rng) -> sparse.csr_matrix:
     return out
 
 
-def _counted(x, codes, n_groups):
+def _counted(x, codes, n_groups, copies=2):
     raw, is_float32, zero_code = rank_kernel.entry_codes(x.data)
     args = (x.indptr, x.indices, raw, is_float32, zero_code, np.asarray(codes, dtype=np.int64))
-    counts = np.zeros((n_groups, x.shape[1]), dtype=np.int64)
-    sorted_rows = rank_kernel.entry_counts(*args, counts=counts, parts=2)
-    return args, counts, sorted_rows
+    counts = np.zeros((copies, n_groups, x.shape[1]), dtype=np.int64)
+    sorted_rows, _ = rank_kernel.entry_counts(x.indptr, x.indices, x.data, codes, counts=counts)
+    return args, counts.sum(axis=0), sorted_rows
 
 
 def test_values_never_leave_the_counted_places():
@@ -216,19 +216,52 @@ def test_values_are_the_same_whatever_the_window_of_genes(window):
     assert (got > 0).all()
 
 
-def test_entry_counts_add_up_over_chunks_of_rows():
+@pytest.mark.parametrize("copies", [1, 2, 3])
+def test_entry_counts_add_up_over_chunks_of_rows(copies):
     rng = np.random.default_rng(3)
     x = sparse.random(300, 50, density=0.2, random_state=3, format="csr", dtype=np.float32)
+    x.data[::7] = 0.0  # stored zeros are not entries
     codes = rng.integers(-1, 5, x.shape[0])
-    _, whole, _ = _counted(x, codes, 5)
+    _, whole, _ = _counted(x, codes, 5, copies)
     parts = np.zeros_like(whole)
     for lo, hi in ((0, 120), (120, 121), (121, 300)):
-        _, counts, _ = _counted(x[lo:hi], codes[lo:hi], 5)
+        _, counts, _ = _counted(x[lo:hi], codes[lo:hi], 5, copies)
         parts += counts
     np.testing.assert_array_equal(parts, whole)
     dense = x.toarray() != 0
     expected = np.stack([dense[codes == g].sum(axis=0) for g in range(5)])
     np.testing.assert_array_equal(whole, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_one_read_gives_counts_order_and_validity(dtype):
+    rng = np.random.default_rng(4)
+    x = sparse.random(400, 60, density=0.3, random_state=4, format="csr", dtype=np.float64)
+    x.data = (x.data * 50).astype(dtype) if dtype == np.int32 else (x.data * 50 + 1e-3).astype(dtype)
+    x = x.astype(dtype)
+    codes = rng.integers(-1, 3, x.shape[0])
+
+    def scan(m, labels=codes, counts=None):
+        counts = np.zeros((2, 3, x.shape[1]), dtype=np.int64) if counts is None else counts
+        return rank_kernel.entry_counts(m.indptr, m.indices, m.data, labels, counts=counts)
+
+    counts = np.zeros((2, 3, x.shape[1]), dtype=np.int64)
+    assert scan(x, counts=counts) == (True, True)
+    dense = x.toarray() != 0
+    np.testing.assert_array_equal(counts.sum(axis=0), np.stack([dense[codes == g].sum(axis=0) for g in range(3)]))
+    shuffled = _shuffle_rows(x, rng)
+    assert scan(shuffled) == (False, True)
+    first = np.flatnonzero(codes >= 0)[0]
+    assert scan(shuffled, labels=np.where(np.arange(x.shape[0]) == first, codes, -1))[0] is False
+    assert scan(shuffled, labels=np.full(x.shape[0], -1))[0] is True  # unlabelled rows are never read in order
+    bad_values = (np.nan, np.inf, -np.inf, -1.0) if dtype != np.int32 else (-1,)
+    for bad in bad_values:
+        broken = x.copy()
+        broken.data[len(broken.data) // 2] = bad
+        assert scan(broken) == (True, False)
+    signed_zero = x.copy()
+    signed_zero.data[0] = -0.0 if dtype != np.int32 else 0
+    assert scan(signed_zero) == (True, True)
 
 
 def test_kernel_tells_negative_zero_from_small_values():

@@ -36,7 +36,6 @@ import torch
 from scipy import sparse
 
 from vcc_core import rank_kernel, rank_sort
-from vcc_core.compiled import threads
 from vcc_core.device import get_device
 from vcc_core.keys import CONTROL, PERT_COL
 
@@ -279,8 +278,9 @@ def _compiled_rank_statistics(X, codes, counts, *, batch_entries: int, progress)
     stat = np.empty((counts.size - 1, csr.shape[1]))
     tie = np.empty_like(stat)
     args = (csr.indptr, csr.indices, raw, is_float32, zero_code, codes)
-    entries = np.zeros((counts.size, csr.shape[1]), dtype=np.int64)  # per group and gene
-    sorted_rows = rank_kernel.entry_counts(*args, counts=entries, parts=threads())
+    entries = np.zeros(rank_kernel.entry_counts_shape(counts.size, csr.shape[1]), dtype=np.int64)
+    sorted_rows, _ = rank_kernel.entry_counts(csr.indptr, csr.indices, csr.data, codes, counts=entries)
+    entries = entries.sum(axis=0)  # per group and gene
     per_gene = entries.sum(axis=0)
     batches = rank_kernel.gene_batches(per_gene, batch_entries)
     buffer = np.empty(max(size for _, _, size in batches), dtype=np.uint32)

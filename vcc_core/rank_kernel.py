@@ -3,7 +3,8 @@ one scan), and the helpers that plan them (value codes, batches of genes).
 
 Every nonzero entry of a range of genes becomes a 32-bit order-preserving code of its value, written into its
 gene's bucket at its group's place: a bucket holds control's values (group 0), then group 1's, and so on, each in
-row order. The places come from counts per (group, gene) made in a first pass; threads split the genes, so each
+row order. The places come from counts per (group, gene) made in a first pass (threads split the rows, each
+counting into its own copy, and check the values on the way); in the second, threads split the genes, so each
 place has one writer. Each bucket is then sorted by value by a least-significant-digit radix sort (linear, in
 cache, stable: equal values stay in group order, control first) into int64 keys ``value << group_bits | group``,
 and scanned once. With ``C`` the control's nonzero values, ``zc``/``zp`` the zeros of control and perturbation,
@@ -69,39 +70,30 @@ def _row_start(indices, lo, hi, g0, sorted_rows):
 
 
 @parallel_kernel
-def unsorted_rows(indptr, indices, codes, bounds, unsorted):
-    """``unsorted[b]`` = labelled rows (code >= 0) of row block ``b`` whose genes are not in increasing order."""
+def scan_rows(indptr, indices, data, codes, bounds, counts, flags):
+    """One read of a chunk of rows, split into row blocks ``bounds`` (one per thread): ``counts[b, group, gene] +=``
+    the nonzero entries of block ``b``'s labelled rows (a private copy per block: no place has two writers), and
+    ``flags[b]``: labelled rows of block ``b`` whose genes are not in increasing order, and values not finite or
+    below 0.
+    """
     for b in numba.prange(bounds.size - 1):
-        disorder = 0
+        disorder, bad = 0, 0
         for r in range(bounds[b], bounds[b + 1]):
+            lo, hi = indptr[r], indptr[r + 1]
+            for e in range(lo, hi):  # a loop of its own: it vectorises
+                value = data[e]
+                bad += (value < 0) | (value != value) | (value == np.inf)
             if codes[r] < 0:
                 continue
-            for e in range(indptr[r] + 1, indptr[r + 1]):
-                if indices[e] < indices[e - 1]:
-                    disorder += 1
-                    break
-        unsorted[b] = disorder
-
-
-@parallel_kernel
-def count_entries(indptr, indices, raw, is_float32, zero_code, codes, sorted_rows, splits, counts):
-    """``counts[group, gene] +=`` the nonzero entries of each labelled row (counts of chunks of rows add up).
-
-    Thread ``t`` counts genes ``splits[t]:splits[t + 1]`` of every row, found by bisection in ``sorted_rows``.
-    ``raw``: the float32 values seen as int32 (``is_float32``), or int64 value codes with ``zero_code`` for 0.
-    """
-    for t in numba.prange(splits.size - 1):
-        a, b = splits[t], splits[t + 1]
-        for r in range(indptr.size - 1):
-            group = codes[r]
-            if group < 0 or a == b:
-                continue
-            for e in range(_row_start(indices, indptr[r], indptr[r + 1], a, sorted_rows), indptr[r + 1]):
+            row = counts[b, codes[r]]
+            previous = -1
+            for e in range(lo, hi):
                 gene = indices[e]
-                if gene >= b and sorted_rows:
-                    break
-                if a <= gene < b:
-                    counts[group, gene] += _value_code(raw[e], is_float32) != zero_code
+                disorder += gene < previous
+                previous = gene
+                row[gene] += data[e] != 0
+        flags[b, 0] = disorder
+        flags[b, 1] = bad
 
 
 @parallel_kernel
@@ -150,24 +142,27 @@ def fill_values(
     return overflow.sum()
 
 
-def entry_counts(indptr, indices, raw, is_float32, zero_code, codes, *, counts: np.ndarray, parts: int) -> bool:
-    """Add these rows' nonzero entries per (group, gene) to ``counts`` (see :func:`count_entries`); returns whether
-    every labelled row lists its genes in increasing order. The threads' gene ranges are balanced on the entries
-    counted so far (equal ranges at first)."""
-    sorted_rows = not rows_out_of_order(indptr, indices, codes, parts=parts)
-    per_gene = counts.sum(axis=0)
-    if not per_gene.any():
-        per_gene = np.ones_like(per_gene)
-    splits = gene_splits(per_gene, 0, counts.shape[1], parts)
-    count_entries(indptr, indices, raw, is_float32, zero_code, codes, sorted_rows, splits, counts)
-    return sorted_rows
+COUNT_COPIES_BYTES = 1 << 28  # the threads' private (group, gene) counts, at most (one copy if a copy is larger)
 
 
-def rows_out_of_order(indptr, indices, codes, *, parts: int) -> bool:
-    bounds = row_blocks(indptr, parts)
-    unsorted = np.zeros(parts, dtype=np.int64)
-    unsorted_rows(indptr, indices, np.ascontiguousarray(codes, dtype=np.int64), bounds, unsorted)
-    return bool(unsorted.any())
+def entry_counts_shape(n_groups: int, n_genes: int) -> tuple[int, int, int]:
+    """Shape of the counts :func:`entry_counts` adds to: a private copy per thread, as ``COUNT_COPIES_BYTES``
+    allows (a genome-wide screen's copy can be larger: its rows are then counted by one thread)."""
+    copies = min(threads(), max(1, COUNT_COPIES_BYTES // max(8 * n_groups * n_genes, 1)))
+    return copies, n_groups, n_genes
+
+
+def entry_counts(indptr, indices, data, codes, *, counts: np.ndarray) -> tuple[bool, bool]:
+    """Read the rows once: add their nonzero entries per (group, gene) to ``counts`` (shaped by
+    :func:`entry_counts_shape`; its sum over the first axis is the counts).
+
+    Returns ``(sorted_rows, valid)``: whether every labelled row lists its genes in increasing order, and whether
+    every value is finite and >= 0 (if not, :func:`vcc_core.values.check_values` says which).
+    """
+    bounds = row_blocks(indptr, counts.shape[0])
+    flags = np.zeros((bounds.size - 1, 2), dtype=np.int64)
+    scan_rows(indptr, indices, data, np.ascontiguousarray(codes, dtype=np.int64), bounds, counts, flags)
+    return not flags[:, 0].any(), not flags[:, 1].any()
 
 
 def gene_splits(per_gene: np.ndarray, g0: int, g1: int, parts: int) -> np.ndarray:

@@ -28,7 +28,6 @@ import pandas as pd
 from scipy import sparse
 
 from vcc_core import rank_kernel
-from vcc_core.compiled import threads
 from vcc_core.de import DEResult
 from vcc_core.evaluate import evaluate_profiles
 from vcc_core.h5ad_rows import Source, assemble, open_pair, value_dtype
@@ -61,19 +60,19 @@ def profiles_and_de(
     de_codes = np.ascontiguousarray(source.de_codes, dtype=np.int64)
     counted = source.space == "counts"
     totals = np.zeros(n_rows) if counted else None
-    entries = np.zeros((source.de_perts.size + 1, n_genes), dtype=np.int64)  # per group and gene
+    entries = np.zeros(rank_kernel.entry_counts_shape(source.de_perts.size + 1, n_genes), dtype=np.int64)
     sorted_rows = np.ones(len(ranges), dtype=bool)
     say(f"reading {n_rows:,} cells in {len(ranges)} chunks: checks{', totals' if counted else ''}, entries per gene")
     with RowReader(source.path, source.columns, chunk_rows=chunk_rows) as reader:
         for i, rows in enumerate(ranges):
             block = _csr(reader.read(rows))
-            check_values(block)
+            args = (block.indptr, block.indices, block.data, de_codes[rows])
+            sorted_rows[i], valid = rank_kernel.entry_counts(*args, counts=entries)
+            if not valid:
+                check_values(block)  # raises, naming what is wrong
             if counted:
                 totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
-            if de:
-                raw, is_float32, zero_code = rank_kernel.entry_codes(block.data)
-                args = (block.indptr, block.indices, raw, is_float32, zero_code, de_codes[rows])
-                sorted_rows[i] = rank_kernel.entry_counts(*args, counts=entries, parts=threads())
+        entries = entries.sum(axis=0)  # per group and gene
         target = _target(source, totals) if counted else None
 
         def normalised(rows: slice):
