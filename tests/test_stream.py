@@ -63,6 +63,24 @@ def test_de_and_pseudobulk_equal_in_memory(tmp_path):
     np.testing.assert_array_equal(profiles.control, ref_profiles.control)
 
 
+def test_cells_in_the_pseudobulk_but_not_the_de_are_summed(tmp_path):
+    """Cells with an empty label form a pseudobulk group but no DE group: their rows are added all the same."""
+    real = ad.read_h5ad(METRIC_DATA / "real.h5ad")
+    labels = real.obs[PERT_COL].astype(str).to_numpy()
+    labels[np.flatnonzero(labels != "non-targeting")[::5]] = ""
+    real.obs[PERT_COL] = labels
+    real.write_h5ad(tmp_path / "empty_labels.h5ad")
+    source = open_source(tmp_path / "empty_labels.h5ad")
+    assert "" in set(source.groups) and "" not in set(source.de_perts)
+    profiles, _ = stream.profiles_and_de(source, **SMALL)
+    normalised = log1p_normalize(real) if source.space == "counts" else real
+    ref = pseudobulk(normalised)
+    assert "" in set(ref.perts)
+    np.testing.assert_array_equal(profiles.perts, ref.perts)
+    np.testing.assert_array_equal(profiles.means, ref.means)
+    np.testing.assert_array_equal(profiles.control, ref.control)
+
+
 def test_dense_file_with_unlabelled_cells(tmp_path):
     adata = ad.read_h5ad(METRIC_DATA / "real.h5ad")
     adata.X = adata.X.toarray() if sparse.issparse(adata.X) else adata.X
