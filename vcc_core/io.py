@@ -243,13 +243,17 @@ def _checked(adata: ad.AnnData) -> tuple[ad.AnnData, Space]:
 
 class _BackedRows:
     """A backed ``X`` as :func:`detect_space` samples it: ranges of rows through ``reader`` (a CSR file's arrays read
-    by offset: about 3x faster than anndata's backed reader), other selections through anndata."""
+    by offset: about 3x faster than anndata's backed reader), other selections through anndata.
+
+    A range of rows is read into the reader's reused buffers (fresh memory is slow to touch): it is valid until
+    the next read, and :func:`detect_space` is done with each range before it reads the next.
+    """
 
     def __init__(self, x, reader: RowReader):
         self.shape, self._x, self._reader = x.shape, x, reader
 
     def __getitem__(self, rows):
-        return self._reader.read(rows, reuse=False) if isinstance(rows, slice) else self._x[rows]
+        return self._reader.read(rows) if isinstance(rows, slice) else self._x[rows]
 
 
 def align_genes(pred: ad.AnnData, genes) -> ad.AnnData:
