@@ -71,7 +71,8 @@ def test_cells_in_the_pseudobulk_but_not_the_de_are_summed(tmp_path):
     real.obs[PERT_COL] = labels
     real.write_h5ad(tmp_path / "empty_labels.h5ad")
     source = open_source(tmp_path / "empty_labels.h5ad")
-    assert "" in set(source.groups) and "" not in set(source.de_perts)
+    assert "" in set(source.groups)
+    assert "" not in set(source.de_perts)
     profiles, _ = stream.profiles_and_de(source, **SMALL)
     normalised = log1p_normalize(real) if source.space == "counts" else real
     ref = pseudobulk(normalised)
@@ -166,3 +167,33 @@ def test_row_reader_equals_anndata(tmp_path, layout):
             block = reader.read(rows)
             assert (block != x[rows]).nnz == 0
             np.testing.assert_array_equal(block.indices, x[rows].indices)
+
+
+def test_value_buffer_touched_ahead_is_handed_out_and_kept():
+    buffer = stream.ValueBuffer()
+    buffer.touch_ahead(3 * stream.ValueBuffer._SLICE // 2)
+    first = buffer.get(1000)
+    assert first.size == 1000
+    assert first.dtype == np.uint32
+    assert not first.any()
+    assert np.shares_memory(buffer.get(2000), first)  # large enough: kept
+    larger = buffer.get(4 * stream.ValueBuffer._SLICE)
+    assert larger.size == 4 * stream.ValueBuffer._SLICE
+    assert not np.shares_memory(larger, first)
+    buffer.release()
+    stopped = stream.ValueBuffer()
+    stopped.release()  # an error came first: the touching stops at its next slice
+    stopped.touch_ahead(8 * stream.ValueBuffer._SLICE)
+    assert stopped._ahead.result() is None
+    assert stopped.get(10).size == 10
+
+
+def test_stored_entries(tmp_path):
+    from vcc_core.row_reader import stored_entries
+
+    x = sparse.random(50, 20, density=0.3, format="csr", dtype=np.float32, random_state=0)
+    ad.AnnData(X=x).write_h5ad(tmp_path / "sparse.h5ad")
+    ad.AnnData(X=x.toarray()).write_h5ad(tmp_path / "dense.h5ad")
+    assert stored_entries(tmp_path / "sparse.h5ad") == x.nnz
+    assert stored_entries(tmp_path / "dense.h5ad") == 50 * 20
+    assert stored_entries(tmp_path / "missing.h5ad") == 0

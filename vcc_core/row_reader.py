@@ -15,6 +15,17 @@ from anndata.io import sparse_dataset
 from scipy import sparse
 
 
+def stored_entries(path) -> int:
+    """Values stored in a file's ``X`` (every value of a dense one): an upper bound on its entries; 0 for a file
+    that cannot be read so (the loader says why, with its own message)."""
+    try:
+        with h5py.File(path, "r") as f:
+            x = f["X"]
+            return int(x["data"].shape[0]) if isinstance(x, h5py.Group) else int(np.prod(x.shape))
+    except (OSError, KeyError, TypeError):
+        return 0
+
+
 def read_rows(path: str, rows: slice, columns: np.ndarray | None):
     """Rows of ``X`` as CSR or a dense array, columns in output order."""
     with RowReader(path, columns) as reader:

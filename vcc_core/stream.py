@@ -20,7 +20,9 @@ matters.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +37,55 @@ from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.normalize import DEFAULT_CHUNK_ROWS, median_target, normalize_block
 from vcc_core.pseudobulk import Profiles, add_sparse_rows
-from vcc_core.row_reader import RowReader
+from vcc_core.row_reader import RowReader, stored_entries
 from vcc_core.values import check_values
 
 DEFAULT_BATCH_ENTRIES = 1 << 28  # 1 GiB of values
+
+
+class ValueBuffer:
+    """The DE's value buffer (uint32), kept from one file to the next: memory touched for the first time is slow
+    (about 2.5 s per GiB on a VM, a few times more than the file's read from the OS cache).
+
+    :meth:`touch_ahead` faults it in from a background thread while the process does single-threaded work (reading
+    ``obs``, sampling the values), so that the pages are ready when the first batch is filled.
+    """
+
+    _SLICE = 1 << 24  # values touched between two looks at the stop flag
+
+    def __init__(self):
+        self._array: np.ndarray | None = None
+        self._ahead: Future | None = None
+        self._stop = threading.Event()
+
+    def touch_ahead(self, size: int) -> None:
+        stop = self._stop
+
+        def touched() -> np.ndarray | None:
+            array = np.empty(size, dtype=np.uint32)
+            for start in range(0, size, self._SLICE):
+                if stop.is_set():
+                    return None
+                array[start : start + self._SLICE] = 0
+            return array
+
+        pool = ThreadPoolExecutor(1)
+        self._ahead = pool.submit(touched)
+        pool.shutdown(wait=False)  # the thread finishes its one task and ends
+
+    def get(self, size: int) -> np.ndarray:
+        """An array of ``size`` values: the one held if large enough, else a new one (the old one freed first)."""
+        if self._ahead is not None:
+            self._array, self._ahead = self._ahead.result(), None
+        if self._array is None or self._array.size < size:
+            self._array = None
+            self._array = np.empty(size, dtype=np.uint32)
+        return self._array[:size]
+
+    def release(self) -> None:
+        """Drop the buffer, and stop touching it ahead (an error came first)."""
+        self._stop.set()
+        self._array = self._ahead = None
 
 
 def profiles_and_de(
@@ -47,12 +94,12 @@ def profiles_and_de(
     de: bool = True,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     batch_entries: int = DEFAULT_BATCH_ENTRIES,
-    keys: dict | None = None,
+    buffer: ValueBuffer | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Profiles, DEResult | None]:
     """Pseudobulk (and DE against control when ``de``) of one file, streamed (see the module docstring).
 
-    ``keys``: a dict in which the DE's value buffer is kept for the next file (fresh memory is slow to touch).
+    ``buffer``: where the DE's values go, kept for the next file.
     """
     say = progress or (lambda _msg: None)
     n_rows, n_genes = source.codes.size, source.genes.size
@@ -96,35 +143,26 @@ def profiles_and_de(
             de_codes,
             normalised,
             batch_entries=batch_entries,
-            keys=keys if keys is not None else {},
+            buffer=buffer or ValueBuffer(),
             say=say,
         )
 
 
-def _de_pass(
-    source: Source, ranges, entries, sorted_rows, de_codes, normalised, *, batch_entries: int, keys: dict, say
-):
-    """Pass 2: per batch of genes, every chunk read, normalised and its values placed; the first batch also
-    pseudobulks. ``entries``: pass 1's counts per (group, gene).
-
-    ``keys["buffer"]``, if there, is reused for the values when large enough, and the buffer used is left there.
-    """
+def _de_pass(source: Source, ranges, entries, sorted_rows, de_codes, normalised, *, batch_entries: int, buffer, say):
+    """Pass 2: per batch of genes, every chunk read, normalised and its values placed in ``buffer``; the first
+    batch also pseudobulks. ``entries``: pass 1's counts per (group, gene)."""
     n_genes, n_groups = source.genes.size, source.de_perts.size + 1
     group_bits = max(1, int(n_groups - 1).bit_length())
     sizes = np.bincount(de_codes[de_codes >= 0], minlength=n_groups).astype(np.float64)
     per_gene = entries.sum(axis=0)
     batches = rank_kernel.gene_batches(per_gene, batch_entries)
-    largest = max(size for _, _, size in batches)
-    if keys.get("buffer") is None or keys["buffer"].size < largest:
-        keys["buffer"] = None  # the old one freed before the new one is made
-        keys["buffer"] = np.empty(largest, dtype=np.uint32)
-    buffer = keys["buffer"]
+    room = buffer.get(max(size for _, _, size in batches))
     sums = np.zeros((source.groups.size, n_genes))
     stat, tie = np.empty((n_groups - 1, n_genes)), np.empty((n_groups - 1, n_genes))
     for b, (g0, g1, size) in enumerate(batches):
         say(f"Wilcoxon DE, genes {g0:,}-{g1:,} of {n_genes:,} (batch {b + 1} of {len(batches)}, {len(ranges)} chunks)")
         starts = np.concatenate([[0], np.cumsum(per_gene[g0:g1])])
-        values = buffer[:size]
+        values = room[:size]
         # The places come from pass 1's counts; a chunk that reads differently now cannot write outside them.
         slots, ends = rank_kernel.value_places(entries[:, g0:g1], starts[:-1])
         for i, rows in enumerate(ranges):
@@ -203,22 +241,28 @@ def evaluate(
     need_de = any(get_metric(n).kind == "de" for n in names)
     say = progress or (lambda _msg: None)
     say("reading obs and var of the real and predicted files")
-    real_src, pred_src = open_pair(real, pred, pert_col=pert_col, control=control)
-    sides, keys = [], {}
-    for name, source in (("real", real_src), ("pred", pred_src)):
-        try:
-            sides.append(
-                profiles_and_de(
-                    source,
-                    de=need_de,
-                    chunk_rows=chunk_rows,
-                    batch_entries=batch_entries,
-                    keys=keys,
-                    progress=lambda m, name=name: say(f"{name}: {m}"),
+    buffer = ValueBuffer()
+    if need_de:
+        buffer.touch_ahead(min(batch_entries, max(stored_entries(real), stored_entries(pred))))
+    try:
+        real_src, pred_src = open_pair(real, pred, pert_col=pert_col, control=control)
+        sides = []
+        for name, source in (("real", real_src), ("pred", pred_src)):
+            try:
+                sides.append(
+                    profiles_and_de(
+                        source,
+                        de=need_de,
+                        chunk_rows=chunk_rows,
+                        batch_entries=batch_entries,
+                        buffer=buffer,
+                        progress=lambda m, name=name: say(f"{name}: {m}"),
+                    )
                 )
-            )
-        except ValueError as err:
-            raise ValueError(f"{'real data' if name == 'real' else 'predictions'}: {err}") from err
+            except ValueError as err:
+                raise ValueError(f"{'real data' if name == 'real' else 'predictions'}: {err}") from err
+    finally:
+        buffer.release()
     say("metrics")
     (real_p, real_de), (pred_p, pred_de) = sides
     dtypes = tuple(value_dtype(s) for s in (real_src, pred_src))
