@@ -148,6 +148,22 @@ def test_compiled_kernel_equals_the_sort_path(seed):
             np.testing.assert_array_equal(got[1], expected[1])
 
 
+@pytest.mark.parametrize(("scale", "passes"), [(2.0**-20, 1), (30.0, 2), (1e30, 3)])
+def test_compiled_kernel_sorts_in_one_two_or_three_passes(scale, passes):
+    """Positive float32 values whose spread in bits takes the radix sort 1, 2 or 3 passes (14-bit digits)."""
+    rng = np.random.default_rng(passes)
+    x = sparse.random(400, 12, density=0.6, random_state=passes, format="csr", dtype=np.float32)
+    x.data = (1.0 + np.round(x.data * 64) / 64 * scale).astype(np.float32)  # ties, and the spread wanted
+    bits = x.data.view(np.int32).astype(np.int64)
+    assert max((int(bits.max() - bits.min()).bit_length() + 13) // 14, 1) == passes
+    perts, codes = de._group_codes(rng.choice([CONTROL, "A", "B"], 400), control=CONTROL, n_cells=400)
+    counts = np.bincount(codes[codes >= 0], minlength=perts.size + 1)
+    expected = rank_sort.rank_statistics(x, codes, counts, device=None, batch_entries=1 << 27, progress=None)
+    got = de._compiled_rank_statistics(x, codes, counts, batch_entries=1 << 27, progress=None)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
 def _shuffle_rows(x: sparse.csr_matrix, rng) -> sparse.csr_matrix:
     order = np.concatenate([lo + rng.permutation(hi - lo) for lo, hi in itertools.pairwise(x.indptr)])
     out = sparse.csr_matrix((x.data[order], x.indices[order], x.indptr.copy()), shape=x.shape)

@@ -228,10 +228,20 @@ def _sorted_keys(bucket, segments, group_bits, one, two):
     width = max((n_bits + passes - 1) // passes, 1)
     mask = (1 << width) - 1
     count = np.zeros((passes, mask + 1), dtype=np.int64)
-    for i in range(n):
-        v = np.int64(bucket[i]) - lo
-        for p in range(passes):
-            count[p, (v >> (p * width)) & mask] += 1
+    if passes == 1:  # one loop per number of passes (at most 3 for 32 bits): a loop over passes here costs 30%
+        for i in range(n):
+            count[0, (np.int64(bucket[i]) - lo) & mask] += 1
+    elif passes == 2:
+        for i in range(n):
+            v = np.int64(bucket[i]) - lo
+            count[0, v & mask] += 1
+            count[1, (v >> width) & mask] += 1
+    else:
+        for i in range(n):
+            v = np.int64(bucket[i]) - lo
+            count[0, v & mask] += 1
+            count[1, (v >> width) & mask] += 1
+            count[2, (v >> (2 * width)) & mask] += 1
     needed = np.empty(passes, dtype=np.bool_)
     for p in range(passes):
         needed[p] = p == 0 or count[p].max() < n  # one digit value for all keys: already in order for it
