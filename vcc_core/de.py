@@ -186,11 +186,23 @@ def mwu_pvalues(stat: np.ndarray, tie: np.ndarray, *, n1: np.ndarray, n2: int) -
     """
     n1 = np.asarray(n1, dtype=np.float64)[:, None]
     n = n1 + n2
-    var = n1 * n2 / 12.0 * ((n + 1.0) - tie / (n * (n - 1.0)))
+    product = n1 * n2
+    # (P, G) arrays are worked in place: each temporary of a genome-wide result is fresh memory, slow to touch
+    var = tie / (n * (n - 1.0))
+    np.subtract(n + 1.0, var, out=var)
+    np.multiply(product / 12.0, var, out=var)
+    valid = var > 0
+    z = np.subtract(product, stat)
+    np.maximum(stat, z, out=z)
+    z -= product / 2.0
+    z -= 0.5
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (np.maximum(stat, n1 * n2 - stat) - n1 * n2 / 2.0 - 0.5) / np.sqrt(var)
-    p = np.clip(torch.special.erfc(torch.from_numpy(z / np.sqrt(2.0))).numpy(), 0.0, 1.0)
-    return np.where(var > 0, p, 1.0)
+        z /= np.sqrt(var, out=var)
+    z /= np.sqrt(2.0)
+    p = torch.special.erfc(torch.from_numpy(z)).numpy()
+    np.clip(p, 0.0, 1.0, out=p)
+    p[~valid] = 1.0
+    return p
 
 
 def benjamini_hochberg(pvalue: np.ndarray) -> np.ndarray:
@@ -206,17 +218,20 @@ def benjamini_hochberg(pvalue: np.ndarray) -> np.ndarray:
     np.minimum.accumulate(adjusted[..., ::-1], axis=-1, out=adjusted[..., ::-1])
     out = np.empty_like(adjusted)
     np.put_along_axis(out, order, adjusted, axis=-1)
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def fold_changes(target: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``log2(target / ref)`` and ``(target - ref) / ref`` in float64 with 0/0 read as 0, as pdex (epsilon 0)."""
+    ref64 = ref.astype(np.float64)
+    log2fc = target.astype(np.float64)
+    change = np.subtract(target, ref).astype(np.float64, copy=False)  # the difference in the means' own type
     with np.errstate(divide="ignore", invalid="ignore"):
-        log2fc = np.log2(target.astype(np.float64) / ref.astype(np.float64))
-        change = (target - ref).astype(np.float64) / ref.astype(np.float64)
-    return np.nan_to_num(log2fc, nan=0.0, posinf=np.inf, neginf=-np.inf), np.nan_to_num(
-        change, nan=0.0, posinf=np.inf, neginf=-np.inf
-    )
+        np.log2(np.divide(log2fc, ref64, out=log2fc), out=log2fc)
+        np.divide(change, ref64, out=change)
+    for values in (log2fc, change):
+        np.nan_to_num(values, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)
+    return log2fc, change
 
 
 def _group_codes(labels, *, control: str, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
