@@ -8,7 +8,9 @@ Errors a user can fix (bad files, bad arguments) exit with status 2 and one line
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -36,5 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _exit(code: int) -> None:
+    """End the process once the command is done: exit handlers run and output is flushed, but the interpreter's
+    teardown (freeing every object of torch, numba and the results one by one: over a second after a large
+    evaluation) is left to the operating system, which frees the memory at once."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
