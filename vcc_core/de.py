@@ -192,11 +192,11 @@ def mwu_pvalues(stat: np.ndarray, tie: np.ndarray, *, n1: np.ndarray, n2: int) -
     np.subtract(n + 1.0, var, out=var)
     np.multiply(product / 12.0, var, out=var)
     valid = var > 0
-    z = np.subtract(product, stat)
-    np.maximum(stat, z, out=z)
-    z -= product / 2.0
-    z -= 0.5
     with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.subtract(product, stat)
+        np.maximum(stat, z, out=z)
+        z -= product / 2.0
+        z -= 0.5
         z /= np.sqrt(var, out=var)
     z /= np.sqrt(2.0)
     p = torch.special.erfc(torch.from_numpy(z)).numpy()
@@ -225,8 +225,8 @@ def fold_changes(target: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.nd
     """``log2(target / ref)`` and ``(target - ref) / ref`` in float64 with 0/0 read as 0, as pdex (epsilon 0)."""
     ref64 = ref.astype(np.float64)
     log2fc = target.astype(np.float64)
-    change = np.subtract(target, ref).astype(np.float64, copy=False)  # the difference in the means' own type
     with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.subtract(target, ref).astype(np.float64, copy=False)  # the difference in the means' own type
         np.log2(np.divide(log2fc, ref64, out=log2fc), out=log2fc)
         np.divide(change, ref64, out=change)
     for values in (log2fc, change):
