@@ -103,8 +103,18 @@ def test_bad_values_are_refused_with_the_loader_message(tmp_path):
     adata.X = x
     path = tmp_path / "negative.h5ad"
     adata.write_h5ad(path)
-    with pytest.raises(ValueError, match=r"^real data: X contains negative values"):
-        stream.evaluate(path, METRIC_DATA / "pred.h5ad", **SMALL)
+    for metrics in (None, ["mae"]):  # with the DE, and without it (pseudobulk alone)
+        with pytest.raises(ValueError, match=r"^real data: X contains negative values"):
+            stream.evaluate(path, METRIC_DATA / "pred.h5ad", metrics=metrics, **SMALL)
+
+
+def test_pseudobulk_without_de_equals_the_one_with_it():
+    source = open_source(METRIC_DATA / "real.h5ad")
+    alone, no_de = stream.profiles_and_de(source, de=False, **SMALL)
+    with_de, _ = stream.profiles_and_de(source, **SMALL)
+    assert no_de is None
+    np.testing.assert_array_equal(alone.means, with_de.means)
+    np.testing.assert_array_equal(alone.control, with_de.control)
 
 
 def test_command_line(tmp_path, capsys):

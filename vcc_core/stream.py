@@ -107,19 +107,20 @@ def profiles_and_de(
     de_codes = np.ascontiguousarray(source.de_codes, dtype=np.int64)
     counted = source.space == "counts"
     totals = np.zeros(n_rows) if counted else None
-    entries = np.zeros(rank_kernel.entry_counts_shape(source.de_perts.size + 1, n_genes), dtype=np.int64)
+    entries = np.zeros(rank_kernel.entry_counts_shape(source.de_perts.size + 1, n_genes) if de else 0, dtype=np.int64)
     sorted_rows = np.ones(len(ranges), dtype=bool)
-    say(f"reading {n_rows:,} cells in {len(ranges)} chunks: checks{', totals' if counted else ''}, entries per gene")
+    steps = ", ".join(["checks"] + ["totals"] * counted + ["entries per gene"] * de)
+    say(f"reading {n_rows:,} cells in {len(ranges)} chunks: {steps}")
     with RowReader(source.path, source.columns, chunk_rows=chunk_rows) as reader:
         for i, rows in enumerate(ranges):
             block = _csr(reader.read(rows))
-            args = (block.indptr, block.indices, block.data, de_codes[rows])
-            sorted_rows[i], valid = rank_kernel.entry_counts(*args, counts=entries)
-            if not valid:
+            if de:
+                args = (block.indptr, block.indices, block.data, de_codes[rows])
+                sorted_rows[i], valid = rank_kernel.entry_counts(*args, counts=entries)
+            if not de or not valid:
                 check_values(block)  # raises, naming what is wrong
             if counted:
                 totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
-        entries = entries.sum(axis=0)  # per group and gene
         target = _target(source, totals) if counted else None
 
         def normalised(rows: slice):
@@ -138,7 +139,7 @@ def profiles_and_de(
         return _de_pass(
             source,
             ranges,
-            entries,
+            entries.sum(axis=0),  # per group and gene
             sorted_rows,
             de_codes,
             normalised,
