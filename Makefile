@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
-# Largest upload in MB, for Streamlit's widget and for vcc_core.io.check_upload_size alike.
+# Largest upload in MB, for Streamlit's widget and for vcc_core.data.uploads.check_upload_size alike.
 export VCC_MAX_UPLOAD_MB ?= 2048
 
 .PHONY: app test lint install clean
@@ -15,8 +15,9 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 # Compiled kernels are cached on disk; compile them once here rather than on the first call in the app.
-$(VENV)/.warm: $(VENV)/.installed vcc_core/compiled.py vcc_core/rank_kernel.py vcc_core/normalize.py vcc_core/pseudobulk.py
-	$(PY) -c "from vcc_core.compiled import warm_up; warm_up()"
+$(VENV)/.warm: $(VENV)/.installed vcc_core/compiled.py vcc_core/de/kernel.py vcc_core/data/normalize.py vcc_core/data/pseudobulk.py \
+		vcc_core/commands/warm_up.py
+	$(PY) -m vcc_core warm-up
 	touch $@
 
 install: $(VENV)/.warm

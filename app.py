@@ -1,22 +1,26 @@
-"""VCC Explorer: the frame. Page config and navigation over ``views/`` (each page draws the dataset picker).
+"""VCC Explorer: the frame. Page config, the sidebar's dataset picker (drawn once, here) and navigation.
 
-The pages live in ``views/``, not ``pages/``: Streamlit treats a ``pages/`` folder as the older multipage layout
-and would serve a shared deep link such as ``/explorer`` without running this frame (its own navigation, no
-titles), so links to a page would open a different-looking app.
+The pages live in ``app_pages/``, not ``pages/``: Streamlit treats a ``pages/`` folder as the older multipage
+layout and would serve a shared deep link such as ``/explorer`` without running this frame (its own navigation, no
+titles), so links to a page would open a different-looking app. Each page's URL is its file name.
 """
 
 import streamlit as st
 
+import ui
+
 st.set_page_config(page_title="VCC Explorer", page_icon="🧬", layout="wide")
 
 pages = [
-    st.Page("views/dataset.py", title="Dataset", icon=":material/dataset:", default=True),
-    st.Page("views/models.py", title="Models", icon=":material/model_training:"),
-    st.Page("views/explorer.py", title="Perturbation explorer", icon=":material/biotech:"),
-    st.Page("views/sweep.py", title="Scaling sweep", icon=":material/tune:"),
-    st.Page("views/ceiling.py", title="DES noise ceiling", icon=":material/vertical_align_top:"),
-    st.Page("views/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
-    st.Page("views/byo.py", title="Bring your own", icon=":material/upload_file:"),
+    st.Page("app_pages/dataset.py", title="Dataset", icon=":material/dataset:", default=True),
+    st.Page("app_pages/models.py", title="Models", icon=":material/model_training:"),
+    st.Page("app_pages/explorer.py", title="Perturbation explorer", icon=":material/biotech:"),
+    st.Page("app_pages/sweep.py", title="Scaling sweep", icon=":material/tune:"),
+    st.Page("app_pages/ceiling.py", title="DES noise ceiling", icon=":material/vertical_align_top:"),
+    st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+    st.Page("app_pages/byo.py", title="Bring your own", icon=":material/upload_file:"),
 ]
+navigation = st.navigation(pages)
+ui.dataset_picker()
 st.sidebar.caption("VCC Explorer · perturbation-prediction metrics, visually")
-st.navigation(pages).run()
+navigation.run()

@@ -1,23 +1,37 @@
-"""Streamlit glue shared by the pages: data folders, the dataset picker and cached loaders.
+"""The only Streamlit glue: data folders, the dataset picker and URL state, cached handles, progress, downloads.
 
-Only in-process handles live here (``st.cache_resource``), keyed by small hashable descriptions of
-the source, never by big arrays. All computation is in ``vcc_core``.
+Every ``st.cache_resource`` of the app lives here, keyed by small hashable descriptions (a dataset's fingerprint,
+a model name), never by big arrays; the computation itself is in ``vcc_core``. The frame (``app.py``) draws the
+dataset picker once per run; each page starts with :func:`page`, which loads the chosen dataset (or shows why it
+cannot) and returns it.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import anndata as ad
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-from vcc_core.dataset import Dataset, open_dataset
+from vcc_core.analyses.sweep import SCALES
+from vcc_core.analyses.sweep_runs import ModelSweep, des_sweep, model_sweep
+from vcc_core.data.dataset import Dataset, open_dataset
+from vcc_core.evaluation.loop import per_perturbation
+from vcc_core.evaluation.sides import model_inputs
+from vcc_core.metrics import MetricInputs
+from vcc_core.progress import Progress
 
 ROOT = Path(__file__).resolve().parent
 BUILTIN = {"Synthetic screen (60 perturbations, 2,000 genes)": "small", "Tiny synthetic (12 perturbations)": "tiny"}
 REGISTERED, SELECT = "registered_datasets", "select_dataset"  # session keys of datasets added by a page
+CHOICE, PREDICTIONS = "dataset_choice", "byo_predictions"  # session keys: the frame's choice, uploaded predictions
 
 
 def data_dirs() -> list[Path]:
@@ -33,7 +47,7 @@ def local_files() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Source:
+class DatasetChoice:
     """What to load: a preset name or a file path, with its layout."""
 
     location: str
@@ -44,15 +58,14 @@ class Source:
 
 
 @st.cache_resource(show_spinner="Loading dataset, normalising and pseudobulking…", max_entries=8)
-def load(source: Source) -> Dataset:
-    context = (source.context_col, source.context_value) if source.context_col and source.context_value else None
-    return open_dataset(source.location, pert_col=source.pert_col, control=source.control, context=context)
+def load(choice: DatasetChoice) -> Dataset:
+    context = (choice.context_col, choice.context_value) if choice.context_col and choice.context_value else None
+    return open_dataset(choice.location, pert_col=choice.pert_col, control=choice.control, context=context)
 
 
-def source_from_sidebar() -> Source:
-    """Dataset picker in the sidebar; the choice is kept in the URL so a view can be shared.
-
-    Datasets registered this session (:func:`register_dataset`) are offered too, and the latest is selected once.
+def dataset_picker() -> DatasetChoice:
+    """Dataset picker in the sidebar (drawn once per run, by the frame); the choice is kept in the URL so a view can
+    be shared. Datasets registered this session (:func:`register_dataset`) are offered too, the latest selected once.
     """
     options = {**BUILTIN, **local_files(), **st.session_state.get(REGISTERED, {})}
     labels = list(options)
@@ -70,7 +83,9 @@ def source_from_sidebar() -> Source:
         control = st.text_input("Control label", value="", placeholder="auto: non-targeting", key="control")
         context_col = st.text_input("Keep only cells where column…", value="", placeholder="e.g. cell_type")
         context_value = st.text_input("…equals", value="", placeholder="e.g. k562")
-    return Source(location, pert_col or None, control or None, context_col or None, context_value or None)
+    choice = DatasetChoice(location, pert_col or None, control or None, context_col or None, context_value or None)
+    st.session_state[CHOICE] = choice
+    return choice
 
 
 def register_dataset(label: str, path: Path) -> None:
@@ -79,18 +94,74 @@ def register_dataset(label: str, path: Path) -> None:
     st.session_state[SELECT] = label
 
 
-def current_dataset() -> Dataset | None:
-    """Render the sidebar picker and return the chosen dataset, loaded once per process.
+def page(title: str, *, required: bool = True) -> Dataset | None:
+    """Draw the page's title and return the dataset the frame's picker chose, loaded once per process.
 
-    Every page calls this first (rather than the frame), so a page also works when run on its own.
-    Shows ``st.error`` and returns None when the data cannot be loaded.
+    When the data cannot be loaded, shows ``st.error`` and stops the page (returns None if not ``required``). A
+    page run on its own (without the frame) draws the picker itself.
     """
-    source = source_from_sidebar()
+    st.title(title)
+    choice = st.session_state.get(CHOICE) or dataset_picker()
     try:
-        return load(source)
+        return load(choice)
     except (ValueError, FileNotFoundError) as err:
         st.error(f"Could not load the dataset: {err}")
+        if required:
+            st.stop()
         return None
+
+
+@contextmanager
+def progress_bar() -> Iterator[Progress]:
+    """A progress bar for the work in the ``with`` block, as a ``progress(fraction, message)`` callable."""
+    bar = st.progress(0.0, text="starting")
+    try:
+        yield lambda fraction, message: bar.progress(fraction, text=message)
+    finally:
+        bar.empty()
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A user's predicted cells, checked against one dataset and cut to its test perturbations and controls."""
+
+    name: str
+    dataset: str
+    """Fingerprint of the dataset they were checked against."""
+    adata: ad.AnnData
+
+
+def predictions_for(data: Dataset) -> Predictions | None:
+    """This session's uploaded predictions if they were checked against ``data``; None otherwise."""
+    byo = st.session_state.get(PREDICTIONS)
+    return byo if byo is not None and byo.dataset == data.fingerprint else None
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's aligned real and predicted arrays (DE included) and every metric per test perturbation."""
+
+    inputs: MetricInputs
+    metrics: pd.DataFrame
+
+
+@st.cache_resource(show_spinner="Training (cached), expanding to cells, DE of both sides…", max_entries=16)
+def scored_model(fingerprint: str, model: str, _data: Dataset) -> Scored:
+    """:class:`Scored` of ``model`` on the dataset with ``fingerprint`` (``_data``: that dataset, not hashed)."""
+    inputs = model_inputs(_data, model)
+    return Scored(inputs, per_perturbation(inputs, profile="full"))
+
+
+@st.cache_resource(show_spinner="Training (cached) and sweeping the scale…", max_entries=32)
+def swept_model(fingerprint: str, model: str, _data: Dataset) -> ModelSweep:
+    """:func:`~vcc_core.analyses.sweep_runs.model_sweep` over the dashboard's grid."""
+    return model_sweep(_data, model, scales=SCALES)
+
+
+@st.cache_resource(show_spinner="Expanding to cells and running a Wilcoxon DE per scale…", max_entries=32)
+def des_along(fingerprint: str, model: str, _data: Dataset, scales: tuple):
+    """:func:`~vcc_core.analyses.sweep_runs.des_sweep` at ``scales``."""
+    return des_sweep(_data, model, scales=np.array(scales))
 
 
 def temp_file(name: str) -> Path:

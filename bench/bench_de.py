@@ -1,4 +1,4 @@
-"""Time ``vcc_core.de.wilcoxon_de`` against pdex 0.3.0 (as cell-eval 0.8.2 calls it) on one synthetic dataset.
+"""Time ``vcc_core.de.wilcoxon.wilcoxon_de`` against pdex 0.3.0 (as cell-eval 0.8.2 calls it) on one synthetic dataset.
 
     .venv/bin/python bench/bench_de.py --genes 18080 --perts 50 --cells 100 --controls 5000
 
@@ -24,7 +24,7 @@ from scipy import sparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vcc_core.de import wilcoxon_de
+from vcc_core.de.wilcoxon import wilcoxon_de
 from vcc_core.keys import CONTROL, PERT_COL
 
 REFENV = Path("/work/refenv/bin/python")
@@ -103,7 +103,9 @@ def main() -> None:
         t = time.perf_counter()
         result = wilcoxon_de(adata.X, adata.obs[PERT_COL], genes=adata.var_names, batch_entries=args.batch_entries)
         times.append(time.perf_counter() - t)
-    print(f"vcc_core.de: best {min(times):.2f} s of {args.repeats} (all: {', '.join(f'{s:.2f}' for s in times)})")
+    print(
+        f"vcc_core.de.wilcoxon: best {min(times):.2f} s of {args.repeats} (all: {', '.join(f'{s:.2f}' for s in times)})"
+    )
     if args.no_pdex or not REFENV.exists():
         return
     with tempfile.TemporaryDirectory() as tmp:

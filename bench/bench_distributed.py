@@ -7,16 +7,17 @@
 ``python -m vcc_core simulate --preset PRESET --out FILE`` (default preset ``vcc``, into a temporary folder when
 no ``--data`` is given). Steps, all on the same file:
 
-1. in a child process, :func:`vcc_core.pseudobulk.pseudobulk` of the backed file (counts normalised on the fly,
+1. in a child process, :func:`vcc_core.data.pseudobulk.pseudobulk` of the backed file (counts normalised on the fly,
    two streamed passes): the time of the call and the peak resident memory (``resource.getrusage``) of the
    process, with its peak before the call (imports, ``obs``);
 2. a ``LocalCluster`` of ``--workers`` processes of one thread: the start-up time, then the pseudobulk through
-   :func:`vcc_core.distributed.profiles_and_de` (and with ``--de`` the pseudobulk and the exact Wilcoxon DE in
+   :func:`vcc_core.scale.distributed.profiles_and_de` (and with ``--de`` the pseudobulk and the exact Wilcoxon DE in
    one pass), the largest difference from step 1, and each worker's peak resident memory;
 3. with ``--evaluate GB``: ``python -m vcc_core evaluate --scheduler stream --memory-gb GB`` of the file against
    itself (both sides read, normalised, pseudobulked and DE-tested in chunks), its time and peak RSS;
 4. with ``--accuracy`` (loads the whole file): the exact in-process DE of the normalised values
-   (:func:`vcc_core.de.de_from_anndata`) against the Dask DE binned at each of ``--bits`` mantissa bits: largest
+   (:func:`~vcc_core.de.wilcoxon.de_from_anndata`) against the Dask DE binned at each of ``--bits`` mantissa
+   bits: largest
    ``|dU| / (n1 n2)``, largest ``|d log10 p|`` (p floored at the smallest normal float64), the Jaccard index of
    the ``fdr < 0.05`` sets over all (perturbation, gene) pairs, and the histogram entries per stored value.
 
@@ -24,7 +25,7 @@ Measured with ``--data small.h5ad --preset small --de --accuracy`` (12,000 cells
 2-core machine shared with other jobs (load average ~4, so times are rough): in process 0.63 s, peak RSS 439 MiB
 (165 MiB before the call); LocalCluster start 13.6 s, pseudobulk 1.44 s, pseudobulk + exact DE 6.0 s (the
 in-process exact DE alone: 1.2 s), worker peak RSS 1.1 GiB; means equal. Accuracy: the table in
-:mod:`vcc_core.distributed`.
+:mod:`vcc_core.scale.distributed`.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 IN_PROCESS_CHILD = """
 import json, resource, sys, time
 import numpy as np
-from vcc_core.io import read_h5ad
-from vcc_core.pseudobulk import pseudobulk
+from vcc_core.data.io import read_h5ad
+from vcc_core.data.pseudobulk import pseudobulk
 path, out, chunk_rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
 adata = read_h5ad(path, backed=True)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -95,7 +96,7 @@ def peak_mb() -> float:
 def on_dask(path: Path, args) -> dict:
     from distributed import Client, LocalCluster
 
-    from vcc_core import distributed as vd
+    from vcc_core.scale import distributed as vd
 
     report = {}
     start = time.perf_counter()
@@ -103,7 +104,7 @@ def on_dask(path: Path, args) -> dict:
         LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
-        client.run(lambda: __import__("vcc_core.distributed"))
+        client.run(lambda: __import__("vcc_core.scale.distributed"))
         report["start_s"] = time.perf_counter() - start
         report["worker_base_mb"] = max(client.run(peak_mb).values())
         source = vd.open_source(path)
@@ -123,11 +124,11 @@ def on_dask(path: Path, args) -> dict:
 
 def accuracy(path: Path, source, args) -> list[dict]:
     """Binned Dask DE against the exact in-process DE of the normalised values."""
-    from vcc_core import distributed as vd
-    from vcc_core import rank_histogram as rh
-    from vcc_core.de import de_from_anndata
-    from vcc_core.io import read_h5ad
-    from vcc_core.normalize import log1p_normalize
+    from vcc_core.data.io import read_h5ad
+    from vcc_core.data.normalize import log1p_normalize
+    from vcc_core.de import histogram as rh
+    from vcc_core.de.wilcoxon import de_from_anndata
+    from vcc_core.scale import distributed as vd
 
     normed = log1p_normalize(read_h5ad(path))
     normed.obs["target_gene"] = normed.obs["target_gene"].astype(str)

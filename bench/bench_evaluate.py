@@ -1,4 +1,4 @@
-"""Time ``vcc_core.evaluate`` against ``cell-eval run`` on the same files, and check they agree.
+"""Time ``vcc_core.evaluation.evaluate`` against ``cell-eval run`` on the same files, and check they agree.
 
     .venv/bin/python bench/bench_evaluate.py [--genes 18080 --perts 50 --cells 100 --controls 5000]
         [--profile vcc] [--no-reference] [--stream] [--reference /work/refenv/bin/python] [--workdir DIR]
@@ -44,8 +44,8 @@ def build_files(workdir: Path, *, genes: int, perts: int, cells: int, controls: 
     """Real (simulated counts) and predicted (resampled real cells) ``.h5ad`` files, built once per shape."""
     import anndata as ad
 
+    from vcc_core.data.simulate import SimConfig, write_simulation
     from vcc_core.keys import CONTROL, PERT_COL
-    from vcc_core.simulate import SimConfig, write_simulation
 
     folder = workdir / f"g{genes}_p{perts}_c{cells}_n{controls}"
     real_path, pred_path = folder / "real.h5ad", folder / "pred.h5ad"
@@ -76,11 +76,12 @@ def build_files(workdir: Path, *, genes: int, perts: int, cells: int, controls: 
 def child_ours(real: str, pred: str, out: str, profile: str, mode: str) -> None:
     """Run inside the timed process: evaluate, write the tables, report time and peak memory as JSON.
 
-    ``mode``: ``memory`` (:func:`vcc_core.evaluate.evaluate`) or ``stream`` (:func:`vcc_core.stream.evaluate`,
-    512 MiB of DE values).
+    ``mode``: ``memory`` (:func:`vcc_core.evaluation.evaluate.evaluate`) or ``stream``
+    (:func:`vcc_core.scale.stream.evaluate`, 512 MiB of DE values).
     """
-    from vcc_core import stream
-    from vcc_core.evaluate import evaluate, write_results
+    from vcc_core.evaluation.evaluate import evaluate
+    from vcc_core.evaluation.results import write_results
+    from vcc_core.scale import stream
 
     start = time.perf_counter()
     if mode == "stream":

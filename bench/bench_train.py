@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from vcc_core.dataset import open_dataset
+from vcc_core.data.dataset import open_dataset, split_perts
 from vcc_core.device import get_device
 from vcc_core.models import REGISTRY
-from vcc_core.training import split_perts, train_predict
+from vcc_core.models.training import train_predict
 
 
 def main() -> None:

@@ -35,10 +35,10 @@ from scipy import sparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.pseudobulk import pseudobulk
+from vcc_core.data.simulate import simulate
 from vcc_core.keys import CONTROL, PERT_COL
-from vcc_core.normalize import log1p_normalize
-from vcc_core.pseudobulk import pseudobulk
-from vcc_core.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data" / "metrics"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vcc_core.simulate import simulate
+from vcc_core.data.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

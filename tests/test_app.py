@@ -10,7 +10,7 @@ from tests.conftest import PAPALEXI, require
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-PAGES = sorted(p.name for p in (ROOT / "views").glob("*.py") if not p.name.startswith("_"))
+PAGES = sorted(p.name for p in (ROOT / "app_pages").glob("*.py") if not p.name.startswith("_"))
 
 
 def _run(page: str | None = None, *, data: str | None = None) -> AppTest:
@@ -18,7 +18,7 @@ def _run(page: str | None = None, *, data: str | None = None) -> AppTest:
     if data:
         at.query_params["data"] = data
     if page:
-        at.switch_page(f"views/{page}")
+        at.switch_page(f"app_pages/{page}")
     return at.run()
 
 
@@ -74,5 +74,5 @@ def test_models_page_ranks_the_oracle_first():
     assert list(board.index) == ["mean_baseline", "ridge", "kernel_ridge", "oracle_replicate"]
     pds = board["discrimination_score_l1"]
     assert pds["oracle_replicate"] == pds.max()
-    at.multiselect(key="models").set_value(["control"]).run()
+    at.multiselect(key="models_chosen").set_value(["control"]).run()
     assert list(at.dataframe[0].value.index) == ["control"]

@@ -1,9 +1,10 @@
 """Hostile and broken inputs: each is refused where it enters, with one exact message that names the fix.
 
-Every entry of the catalogue is checked twice: on the library entry (:func:`vcc_core.evaluate.evaluate`, which the
-CLI and the pages call) and through ``python -m vcc_core evaluate`` (exit status 2, one ``error:`` line, no
-traceback). Inputs that must *work* (reordered genes, dense or sparse, float16, odd names) are checked to give the
-same numbers as the plain input. The bad files are built in ``tmp_path`` from the tiny simulated screen.
+Every entry of the catalogue is checked twice: on the library entry
+(:func:`vcc_core.evaluation.evaluate.evaluate`, which the CLI and the pages call) and through
+``python -m vcc_core evaluate`` (exit status 2, one ``error:`` line, no traceback). Inputs that must *work*
+(reordered genes, dense or sparse, float16, odd names) are checked to give the same numbers as the plain input.
+The bad files are built in ``tmp_path`` from the tiny simulated screen.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from hypothesis import strategies as hs
 from scipy import sparse
 
 from vcc_core.__main__ import main
-from vcc_core.dataset import open_dataset
-from vcc_core.evaluate import evaluate
-from vcc_core.io import MAX_UPLOAD_ENV, MB, check_upload_size, confine_path, max_upload_bytes
+from vcc_core.data.dataset import open_dataset
+from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.uploads import MAX_UPLOAD_ENV, MB, check_upload_size, confine_path, max_upload_bytes
+from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
-from vcc_core.normalize import log1p_normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI_FLAGS = {"control": "--control", "pert_col": "--pert-col", "profile": "--profile"}
@@ -725,7 +726,9 @@ def test_random_inputs_evaluate_or_raise_our_value_error(pair, profile):
 
 # --------------------------------------------------------------------------------------------------------- safety
 
-SOURCES = sorted([*(ROOT / "vcc_core").rglob("*.py"), *(ROOT / "views").glob("*.py"), ROOT / "ui.py", ROOT / "app.py"])
+SOURCES = sorted(
+    [*(ROOT / "vcc_core").rglob("*.py"), *(ROOT / "app_pages").glob("*.py"), ROOT / "ui.py", ROOT / "app.py"]
+)
 UNSAFE_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"}
 
 

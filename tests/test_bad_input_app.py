@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.test_bad_input import CATALOGUE, _build, _data_side, _write
-from vcc_core.io import MB, check_upload_size
+from vcc_core.data.uploads import MB, check_upload_size
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "Tiny synthetic (12 perturbations)"
@@ -46,7 +46,7 @@ def folder(tmp_path, monkeypatch) -> Path:
 def _byo() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.query_params["data"] = "tiny"
-    at.switch_page("views/byo.py")
+    at.switch_page("app_pages/byo.py")
     return at.run()
 
 
@@ -87,7 +87,7 @@ def test_bad_predictions_upload_shows_the_message_and_keeps_the_predictions(case
     assert not at.error
     at = _upload(at, "predictions", _as_path(pred, tmp_path / "pred.h5ad"))
     _shown(at, pattern)
-    assert at.session_state["byo_predictions"]["name"] == "good.h5ad"
+    assert at.session_state["byo_predictions"].name == "good.h5ad"
 
 
 def test_oversized_upload_is_refused_before_it_is_written(tiny, tmp_path, folder, monkeypatch):

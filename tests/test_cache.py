@@ -17,8 +17,8 @@ import pytest
 import torch
 from scipy import sparse
 
-from vcc_core import fingerprint as fingerprint_mod
 from vcc_core.cache import Cache, FileRef, cache_key, cached, default_cache, fingerprint
+from vcc_core.cache import digest as fingerprint_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -451,8 +451,8 @@ def test_objects_with_a_fingerprint_are_keyed_by_it(store):
 
 
 def test_dataset_fingerprint_follows_source_and_layout(tmp_path):
-    from vcc_core.dataset import open_dataset
-    from vcc_core.simulate import write_simulation
+    from vcc_core.data.dataset import open_dataset
+    from vcc_core.data.simulate import write_simulation
 
     path = write_simulation(tmp_path / "tiny.h5ad", "tiny")
     first, again = open_dataset(path), open_dataset(path)

@@ -8,13 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vcc_core.ceiling import ceiling, floor_des, gene_calls, half_inputs, keep_genes, seed_tables
-from vcc_core.dataset import open_dataset
-from vcc_core.leaderboard import _log1p_cells
+from vcc_core.analyses.ceiling import ceiling, floor_des, gene_calls, half_inputs, keep_genes, seed_tables
+from vcc_core.data.dataset import open_dataset, split_perts
+from vcc_core.evaluation.scoring import score_replicate_scaled
+from vcc_core.evaluation.sides import real_cells
 from vcc_core.metrics import VCC_METRICS, MetricInputs
 from vcc_core.models.oracle import half_mask, half_split
-from vcc_core.scoring import score_replicate_scaled
-from vcc_core.training import split_perts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +25,7 @@ def dataset(tiny):
 
 @pytest.fixture(scope="module")
 def cells(dataset):
-    return _log1p_cells(dataset, split_perts(dataset, "test"))
+    return real_cells(dataset, split_perts(dataset, "test"))
 
 
 @pytest.fixture(scope="module")

@@ -54,8 +54,8 @@ def test_precompute_fills_the_cache_the_pages_read(tmp_path, monkeypatch):
     # A later process running the same steps finds every one of them in the cache.
     monkeypatch.setenv("VCC_CACHE_DIR", str(tmp_path / "cache"))
     from vcc_core.cache import default_cache
-    from vcc_core.dataset import open_dataset
-    from vcc_core.precompute import plan, run
+    from vcc_core.commands.precompute import plan, run
+    from vcc_core.data.dataset import open_dataset
 
     dataset = open_dataset("tiny")
     before = default_cache().stats.as_dict()

@@ -13,9 +13,9 @@ CHILD = """
 import threading
 import numpy as np
 from scipy import sparse
-from vcc_core.de import wilcoxon_de
-from vcc_core.normalize import normalize_block
-from vcc_core.pseudobulk import group_sums
+from vcc_core.de.wilcoxon import wilcoxon_de
+from vcc_core.data.normalize import normalize_block
+from vcc_core.data.pseudobulk import group_sums
 
 rng = np.random.default_rng(0)
 counts = sparse.random(3000, 400, density=0.2, format="csr", dtype=np.float32, random_state=0)

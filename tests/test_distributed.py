@@ -18,15 +18,15 @@ import pytest
 from distributed import Client, LocalCluster
 from scipy import sparse
 
-from vcc_core import distributed as vd
 from vcc_core.__main__ import main
-from vcc_core.de import wilcoxon_de
-from vcc_core.evaluate import evaluate
-from vcc_core.io import load_dataset
+from vcc_core.data.io import load_dataset
+from vcc_core.data.normalize import log1p_normalize, median_target
+from vcc_core.data.pseudobulk import pseudobulk
+from vcc_core.data.simulate import write_simulation
+from vcc_core.de.wilcoxon import wilcoxon_de
+from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.keys import PERT_COL
-from vcc_core.normalize import log1p_normalize, median_target
-from vcc_core.pseudobulk import pseudobulk
-from vcc_core.simulate import write_simulation
+from vcc_core.scale import distributed as vd
 
 ROOT = Path(__file__).resolve().parents[1]
 METRIC_DATA = ROOT / "tests" / "data" / "metrics" / "synthetic"

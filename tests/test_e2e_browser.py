@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from vcc_core.simulate import write_simulation
-from vcc_core.sweep import SCALES
+from vcc_core.analyses.sweep import SCALES
+from vcc_core.data.simulate import write_simulation
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -303,8 +303,7 @@ def test_bring_your_own_path(page, server, out_dir, data_dir):
 def test_eight_sessions_at_once_keep_their_own_choices(browser, server, out_dir):
     """Eight browser sessions on one server at once: four explorers with their own model and perturbations in
     the URL, four other pages. Every run completes without an error, and each explorer shows its own choice."""
-    from vcc_core.dataset import open_dataset
-    from vcc_core.training import split_perts
+    from vcc_core.data.dataset import open_dataset, split_perts
 
     test_perts = split_perts(open_dataset(DATA), "test")
     choices = [[p] for p in test_perts[:2]] + [test_perts[:2], test_perts[1:3]]

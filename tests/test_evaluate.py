@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 
 from vcc_core.__main__ import main
-from vcc_core.de import de_from_anndata
-from vcc_core.evaluate import aggregate, evaluate, evaluate_profiles, to_long
-from vcc_core.io import detect_space
+from vcc_core.data.io import detect_space
+from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.pseudobulk import pseudobulk
+from vcc_core.de.wilcoxon import de_from_anndata
+from vcc_core.evaluation.evaluate import evaluate, evaluate_profiles
+from vcc_core.evaluation.results import aggregate, to_long
 from vcc_core.metrics.de_metrics import significant
-from vcc_core.normalize import log1p_normalize
-from vcc_core.pseudobulk import pseudobulk
 
 DATA = Path(__file__).resolve().parent / "data" / "metrics"
 NOT_HERE = ["pearson_edistance", "clustering_agreement"]

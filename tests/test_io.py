@@ -9,9 +9,9 @@ import pytest
 from scipy import sparse
 
 from tests.conftest import PAPALEXI, PERTURBENCH, require
-from vcc_core.dataset import open_dataset
-from vcc_core.io import align_genes, detect_space, load_dataset, load_predictions, read_h5ad
-from vcc_core.normalize import log1p_normalize
+from vcc_core.data.dataset import open_dataset
+from vcc_core.data.io import align_genes, detect_space, load_dataset, load_predictions, read_h5ad
+from vcc_core.data.normalize import log1p_normalize
 
 
 def test_missing_file(tmp_path):

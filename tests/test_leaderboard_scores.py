@@ -4,19 +4,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vcc_core.dataset import open_dataset
-from vcc_core.leaderboard import (
+from vcc_core.data.dataset import open_dataset, split_perts
+from vcc_core.evaluation.leaderboard import (
     clipping_note,
     compare,
     compare_available,
-    predicted_test_cells,
     prediction_metrics,
     score_table,
     vcc2025_per_metric,
 )
-from vcc_core.scoring import GENERALIST_METRICS, average_rank
-from vcc_core.submission import to_submission
-from vcc_core.training import split_perts, train_predict
+from vcc_core.evaluation.scoring import GENERALIST_METRICS, average_rank
+from vcc_core.evaluation.sides import predicted_test_cells
+from vcc_core.evaluation.submission import to_submission
+from vcc_core.models.training import train_predict
 
 
 @pytest.fixture

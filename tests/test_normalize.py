@@ -6,7 +6,7 @@ import pytest
 import scanpy as sc
 from scipy import sparse
 
-from vcc_core.normalize import log1p_normalize, median_target
+from vcc_core.data.normalize import log1p_normalize, median_target
 
 
 def _scanpy(x):

@@ -25,13 +25,13 @@ def test_core_never_imports_streamlit_in_source():
 
 
 def test_core_import_does_not_load_streamlit():
-    code = "import sys, vcc_core, vcc_core.dataset, vcc_core.plots; print('streamlit' in sys.modules)"
+    code = "import sys, vcc_core, vcc_core.data.dataset, vcc_core.plots.dataset; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_pages_are_thin():
-    long = {p.name: n for p in (ROOT / "views").glob("*.py") if (n := len(p.read_text().splitlines())) > 150}
+    long = {p.name: n for p in (ROOT / "app_pages").glob("*.py") if (n := len(p.read_text().splitlines())) > 150}
     assert long == {}
 
 

@@ -26,7 +26,7 @@ def folder(tmp_path, monkeypatch) -> Path:
 def _byo() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.query_params["data"] = "tiny"
-    at.switch_page("views/byo.py")
+    at.switch_page("app_pages/byo.py")
     return at.run()
 
 
@@ -56,7 +56,7 @@ def test_a_loaded_dataset_is_selected_everywhere_and_survives_a_bad_file(folder)
     assert at.error[0].value.startswith("Could not use this file: broken.h5ad is not an .h5ad (HDF5) file")
     assert at.sidebar.selectbox(key="dataset_label").value == "real.h5ad"
 
-    at.switch_page("views/dataset.py").run()
+    at.switch_page("app_pages/dataset.py").run()
     assert not at.exception
     assert not at.error
     values = {m.label: m.value for m in at.metric}
@@ -73,7 +73,7 @@ def test_uploaded_predictions_reach_the_leaderboard(folder):
     assert at.success[0].value.startswith("Loaded my_model.h5ad:")
     assert (Path(at.session_state["tmpdir"]) / "my_model.h5ad").is_file()  # the session's private folder
 
-    at.switch_page("views/leaderboard.py").run()
+    at.switch_page("app_pages/leaderboard.py").run()
     assert not at.exception
     assert not at.error
     assert [w.value for w in at.warning] == [
@@ -91,13 +91,13 @@ def test_bad_predictions_and_oversized_uploads_keep_what_was_loaded(folder, monk
     assert not at.error
     at = _submit(at, "predictions", folder / "one_gene_short.h5ad")
     assert at.error[0].value.startswith("Could not use this file: predictions and data have different genes")
-    assert at.session_state["byo_predictions"]["name"] == "pred.h5ad"
+    assert at.session_state["byo_predictions"].name == "pred.h5ad"
 
     monkeypatch.setenv("VCC_MAX_UPLOAD_MB", "0.01")
     at.file_uploader(key="predictions_upload").upload("big.h5ad", (folder / "pred.h5ad").read_bytes())
     at.button[1].click().run()
     assert "over the limit of 0.01 MB" in at.error[0].value
-    assert at.session_state["byo_predictions"]["name"] == "pred.h5ad"
+    assert at.session_state["byo_predictions"].name == "pred.h5ad"
     assert at.markdown[-1].value == "Predictions in use: `pred.h5ad`, 460 cells."
 
 

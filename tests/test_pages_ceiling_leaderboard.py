@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vcc_core.ceiling import ceiling
-from vcc_core.dataset import open_dataset
-from vcc_core.leaderboard import compare
-from vcc_core.submission import to_submission
-from vcc_core.training import train_predict
+import ui
+from vcc_core.analyses.ceiling import ceiling
+from vcc_core.data.dataset import open_dataset
+from vcc_core.evaluation.leaderboard import compare
+from vcc_core.evaluation.submission import to_submission
+from vcc_core.models.training import train_predict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _app(page: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.query_params["data"] = "tiny"
-    at.switch_page(f"views/{page}")
+    at.switch_page(f"app_pages/{page}")
     return at
 
 
@@ -76,13 +77,13 @@ def test_ceiling_scatter_follows_the_axis_and_split(ceiling_page, expected):
     np.testing.assert_allclose(_values(scatter["x"]), per_pert["n_de_real"].to_numpy())
     np.testing.assert_allclose(_values(scatter["y"]), per_pert["overlap_at_N"].to_numpy())
 
-    at.radio(key="x").set_value("effect_l2").run()
+    at.radio(key="ceiling_x").set_value("effect_l2").run()
     assert not at.exception
     spec = _chart(at, "des_scatter")
     np.testing.assert_allclose(_values(spec["data"][0]["x"]), per_pert["effect_l2"].to_numpy())
     assert spec["layout"]["xaxis"]["title"]["text"].startswith("effect size")
 
-    at.selectbox(key="split").set_value("all").run()
+    at.selectbox(key="ceiling_split").set_value("all").run()
     assert not at.exception
     assert _values(_chart(at, "des_scatter")["data"][0]["y"]).size == 12
     boxes = _chart(at, "seed_box")["data"]
@@ -125,7 +126,7 @@ def test_leaderboard_scores_every_model_and_marks_what_clipping_hides(board):
 def test_leaderboard_includes_predictions_loaded_elsewhere(dataset, board):
     cells = to_submission(train_predict(dataset, "ridge"), dataset)
     at = _app("leaderboard.py")
-    at.session_state["byo_predictions"] = {"name": "ridge.h5ad", "dataset": dataset.fingerprint, "adata": cells}
+    at.session_state[ui.PREDICTIONS] = ui.Predictions("ridge.h5ad", dataset.fingerprint, cells)
     at.run()
     assert not at.exception
     assert not at.error

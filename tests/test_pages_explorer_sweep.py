@@ -16,7 +16,7 @@ def _run(page: str, **params) -> AppTest:
     at.query_params["data"] = "tiny"
     for key, value in params.items():
         at.query_params[key] = value
-    at.switch_page(f"views/{page}")
+    at.switch_page(f"app_pages/{page}")
     return at.run()
 
 
@@ -51,7 +51,7 @@ def test_explorer_shows_every_gene_and_follows_the_picked_perturbations():
     at = _run("explorer.py")
     assert not at.exception
     assert not at.error
-    picker = at.multiselect(key="perts")
+    picker = at.multiselect(key="explorer_perts")
     first = picker.value[0]
     assert first == picker.options[0]
     scatter = _traces(_find(at, f"scatter_{first}"))
@@ -61,7 +61,7 @@ def test_explorer_shows_every_gene_and_follows_the_picked_perturbations():
     assert _values(scatter["target gene"]["x"])[0] < 0  # the simulator knocks its targets down
 
     picked = picker.options[1:3]
-    at.multiselect(key="perts").set_value(picked).run()
+    at.multiselect(key="explorer_perts").set_value(picked).run()
     assert not at.exception
     assert at.query_params["perts"] == ",".join(picked)
     assert list(at.dataframe[0].value.index) == picked
@@ -74,11 +74,11 @@ def test_explorer_shows_every_gene_and_follows_the_picked_perturbations():
 
 def test_explorer_view_is_restored_from_the_url():
     probe = _run("explorer.py")
-    options = probe.multiselect(key="perts").options
+    options = probe.multiselect(key="explorer_perts").options
     at = _run("explorer.py", model="mean_baseline", perts=f"{options[2]},{options[3]}")
     assert not at.exception
-    assert at.selectbox(key="model").value == "mean_baseline"
-    assert at.multiselect(key="perts").value == [options[2], options[3]]
+    assert at.selectbox(key="explorer_model").value == "mean_baseline"
+    assert at.multiselect(key="explorer_perts").value == [options[2], options[3]]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_sweep_slider_reads_the_precomputed_curve(sweep_page):
     at = sweep_page
     assert not at.exception
     assert not at.error
-    at.selectbox(key="metric").set_value("mae").run()
+    at.selectbox(key="sweep_metric").set_value("mae").run()
     curve = _traces(_find(at, "sweep_chart"))["ridge"]
     scales, mae = _values(curve["x"]), _values(curve["y"])
     assert scales.size == 26
@@ -98,19 +98,19 @@ def test_sweep_slider_reads_the_precomputed_curve(sweep_page):
     at_one = at.dataframe[-1].value.loc["ridge", "MAE"]
     np.testing.assert_allclose(at_one, mae[np.flatnonzero(scales == 1.0)[0]])
 
-    at.select_slider(key="s").set_value(100.0).run()
+    at.select_slider(key="sweep_scale").set_value(100.0).run()
     assert not at.exception
     np.testing.assert_allclose(at.dataframe[-1].value.loc["ridge", "MAE"], mae[-1])
 
 
 def test_sweep_cosine_pds_is_flat_and_des_renders(sweep_page):
     at = sweep_page
-    at.selectbox(key="metric").set_value("discrimination_score_cosine").run()
+    at.selectbox(key="sweep_metric").set_value("discrimination_score_cosine").run()
     assert not at.exception
     cosine = _values(_traces(_find(at, "sweep_chart"))["ridge"]["y"])
     assert np.all(cosine == cosine[0])
 
-    at.toggle(key="des").set_value(True).run()
+    at.toggle(key="sweep_des").set_value(True).run()
     assert not at.exception
     assert not at.error
     scores = _traces(_find(at, "score_chart"))

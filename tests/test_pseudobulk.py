@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.pseudobulk import pseudobulk
 from vcc_core.keys import CONTROL, PERT_COL
-from vcc_core.normalize import log1p_normalize
-from vcc_core.pseudobulk import pseudobulk
 
 
 def _reference(adata):
@@ -62,7 +62,7 @@ def test_group_sums_add_each_row_in_order(layout):
     """Whether the threads split the groups or the genes, every sum is the float64 sum in row order, bit for bit."""
     from scipy import sparse
 
-    from vcc_core.pseudobulk import add_sparse_rows
+    from vcc_core.data.pseudobulk import add_sparse_rows
 
     rng = np.random.default_rng(7)
     x = sparse.random(3000, 300, density=0.2, format="csr", random_state=rng, dtype=np.float32)

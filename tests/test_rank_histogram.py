@@ -1,4 +1,4 @@
-"""Rank sums from value histograms: a hand-computed case, vcc_core.de as the oracle, bins that keep the order."""
+"""Rank sums from value histograms: a hand-computed case, the in-memory DE as the oracle, bins that keep the order."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from vcc_core import rank_histogram as rh
-from vcc_core.de import mwu_pvalues, wilcoxon_de
+from vcc_core.de import histogram as rh
+from vcc_core.de.wilcoxon import mwu_pvalues, wilcoxon_de
 from vcc_core.keys import CONTROL
 
 

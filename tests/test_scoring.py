@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from vcc_core.__main__ import main
-from vcc_core.evaluate import evaluate
-from vcc_core.scoring import average_rank, read_agg, score_replicate_scaled, score_vcc2025
+from vcc_core.evaluation.evaluate import evaluate
+from vcc_core.evaluation.scoring import average_rank, read_agg, score_replicate_scaled, score_vcc2025
 
 DATA = Path(__file__).resolve().parent / "data" / "metrics"
 SCORED = [("synthetic", "full"), ("synthetic", "vcc"), ("papalexi", "full"), ("papalexi", "vcc"), ("ties", "anndata")]

@@ -4,10 +4,10 @@ import anndata as ad
 import numpy as np
 import pytest
 
+from vcc_core.data.pseudobulk import pseudobulk
+from vcc_core.data.simulate import PRESETS, make_truth, simulate, write_simulation
+from vcc_core.data.summary import knockdown
 from vcc_core.keys import CONTROL, PERT_COL, UNS_TRUTH
-from vcc_core.pseudobulk import pseudobulk
-from vcc_core.simulate import PRESETS, make_truth, simulate, write_simulation
-from vcc_core.summary import knockdown
 
 
 def test_shape_and_layout(tiny):
@@ -85,7 +85,7 @@ def test_unknown_preset_is_a_clear_error():
 
 
 def test_preset_file_is_written_once_then_reused(tmp_path, tiny):
-    from vcc_core.simulate import preset_file
+    from vcc_core.data.simulate import preset_file
 
     path = preset_file("tiny", folder=tmp_path)
     stamp = path.stat().st_mtime_ns
@@ -102,7 +102,7 @@ def test_parallel_workers_write_the_same_file(tiny, tmp_path):
 def test_negative_binomial_sampler_matches_the_distribution():
     from scipy import stats
 
-    from vcc_core.simulate import negative_binomial_csr
+    from vcc_core.data.simulate import negative_binomial_csr
 
     size = np.array([0.5, 3.0, 0.5])
     mean = np.tile([[1.7, 0.05, 30.0]], (200_000, 1)).astype(np.float32)

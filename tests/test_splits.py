@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vcc_core.splits import split_perturbations
+from vcc_core.data.splits import split_perturbations
 
 
 def test_vcc_proportions_and_seed():

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from vcc_core import stream
 from vcc_core.__main__ import main
-from vcc_core.de import wilcoxon_de
-from vcc_core.evaluate import evaluate
-from vcc_core.h5ad_rows import open_source
+from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.pseudobulk import pseudobulk
+from vcc_core.de.wilcoxon import wilcoxon_de
+from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.keys import PERT_COL
-from vcc_core.normalize import log1p_normalize
-from vcc_core.pseudobulk import pseudobulk
+from vcc_core.scale import stream
+from vcc_core.scale.h5ad_rows import open_source
 
 ROOT = Path(__file__).resolve().parents[1]
 METRIC_DATA = ROOT / "tests" / "data" / "metrics" / "synthetic"
@@ -155,7 +155,7 @@ def test_row_reader_equals_anndata(tmp_path, layout):
     buffers included; a chunk size of 7 elements makes every range cross chunk borders."""
     import h5py
 
-    from vcc_core.row_reader import RowReader
+    from vcc_core.data.row_reader import RowReader
 
     rng = np.random.default_rng(1)
     x = sparse.random(300, 40, density=0.2, format="csr", dtype=np.float32, random_state=1)
@@ -199,7 +199,7 @@ def test_value_buffer_touched_ahead_is_handed_out_and_kept():
 
 
 def test_stored_entries(tmp_path):
-    from vcc_core.row_reader import stored_entries
+    from vcc_core.data.row_reader import stored_entries
 
     x = sparse.random(50, 20, density=0.3, format="csr", dtype=np.float32, random_state=0)
     ad.AnnData(X=x).write_h5ad(tmp_path / "sparse.h5ad")

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from vcc_core.dataset import open_dataset
-from vcc_core.pseudobulk import pseudobulk
-from vcc_core.submission import to_submission
-from vcc_core.training import train_predict
+from vcc_core.data.dataset import open_dataset
+from vcc_core.data.pseudobulk import pseudobulk
+from vcc_core.evaluation.submission import to_submission
+from vcc_core.models.training import train_predict
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from vcc_core.analyses.sweep import mae_optimal_scale, pds_limits, scale_grid, scale_sweep
+from vcc_core.metrics import target_columns
 from vcc_core.metrics.discrimination import discrimination_score
 from vcc_core.metrics.pairwise import mean_absolute_error, pearson
-from vcc_core.sweep import mae_optimal_scale, pds_limits, scale_grid, scale_sweep, target_columns
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vcc_core", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names = sorted(info.name for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_"))
-    for name in [command] if command in names else names:
+    wanted = command.replace("-", "_") if command else None
+    for name in [wanted] if wanted in names else names:
         importlib.import_module(f"vcc_core.commands.{name}").register(sub)
     return parser
 

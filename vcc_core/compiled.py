@@ -34,20 +34,3 @@ def parallel_kernel(function: Callable) -> Callable:
 def threads() -> int:
     """Threads a parallel kernel uses (numba's setting, by default the CPU count)."""
     return max(1, numba.get_num_threads())
-
-
-def warm_up() -> None:
-    """Compile every kernel once on tiny data, so that the first real call does not wait (``make install``)."""
-    import numpy as np  # the kernels' users import this module: import them here, not above
-    from scipy import sparse
-
-    from vcc_core.de import wilcoxon_de
-    from vcc_core.normalize import normalize_block
-    from vcc_core.pseudobulk import group_sums
-
-    counts = sparse.random(40, 8, density=0.5, format="csr", dtype=np.float32, random_state=0)
-    counts.data = np.ceil(counts.data * 5)
-    for x in (counts, counts.astype(np.float64)):
-        values = normalize_block(x, target_sum=10.0)
-        group_sums(values, np.repeat([0, 1], 20), 2)
-        wilcoxon_de(values, np.repeat(["non-targeting", "a"], 20))

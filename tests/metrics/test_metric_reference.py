@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vcc_core.de import DEResult
-from vcc_core.evaluate import compute_metrics, metric_inputs
-from vcc_core.io import detect_space
-from vcc_core.normalize import log1p_normalize
-from vcc_core.pseudobulk import pseudobulk
+from vcc_core.data.io import detect_space
+from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.pseudobulk import pseudobulk
+from vcc_core.de.wilcoxon import DEResult
+from vcc_core.evaluation.loop import compute_metrics, metric_inputs
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "metrics"
 RUNS = [("synthetic", "full"), ("synthetic", "base_full"), ("papalexi", "full"), ("papalexi", "base_full")]

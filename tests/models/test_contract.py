@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vcc_core.dataset import open_dataset
+from vcc_core.data.dataset import open_dataset
 from vcc_core.models import REGISTRY, TrainingData, make_model
 
 NAMES = [*REGISTRY, "scaled:ridge"]

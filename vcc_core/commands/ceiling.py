@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vcc_core.ceiling import FLOORS, ceiling
-from vcc_core.dataset import open_dataset
+from vcc_core.analyses.ceiling import FLOORS, ceiling
+from vcc_core.data.dataset import open_dataset
 
 
 def register(subparsers) -> None:

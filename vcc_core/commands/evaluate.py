@@ -7,7 +7,8 @@ import sys
 import time
 
 from vcc_core.commands._outputs import output_folder
-from vcc_core.evaluate import evaluate, write_results
+from vcc_core.evaluation.evaluate import evaluate
+from vcc_core.evaluation.results import write_results
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import PROFILES
 
@@ -60,13 +61,13 @@ def run(args) -> int:
         raise ValueError(msg)
     common = {"pert_col": args.pert_col, "control": args.control, "profile": args.profile, "progress": progress}
     if args.scheduler == "dask":
-        from vcc_core.distributed import evaluate as evaluate_on_dask
+        from vcc_core.scale.distributed import evaluate as evaluate_on_dask
 
         results, agg = evaluate_on_dask(
             args.real, args.pred, address=args.address, mantissa_bits=args.de_bits, **common
         )
     elif args.scheduler == "stream":
-        from vcc_core.stream import evaluate as evaluate_streamed
+        from vcc_core.scale.stream import evaluate as evaluate_streamed
 
         batch_entries = max(1, int(args.memory_gb * 2**30) // 4)  # 4 bytes per value
         results, agg = evaluate_streamed(args.real, args.pred, batch_entries=batch_entries, **common)

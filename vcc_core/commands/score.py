@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from vcc_core.scoring import score_vcc2025
+from vcc_core.evaluation.scoring import score_vcc2025
 
 
 def register(subparsers) -> None:

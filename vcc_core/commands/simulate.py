@@ -7,7 +7,7 @@ import sys
 import time
 
 from vcc_core.commands._outputs import output_file
-from vcc_core.simulate import PRESETS, write_simulation
+from vcc_core.data.simulate import PRESETS, write_simulation
 
 
 def register(subparsers) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 
 from vcc_core.commands._outputs import output_file
-from vcc_core.dataset import open_dataset
-from vcc_core.io import MIN_CELLS
+from vcc_core.data.dataset import open_dataset
+from vcc_core.data.io import MIN_CELLS
+from vcc_core.evaluation.submission import to_submission
 from vcc_core.models import REGISTRY
-from vcc_core.submission import to_submission
-from vcc_core.training import train_predict
+from vcc_core.models.training import train_predict
 
 
 def register(subparsers) -> None:

@@ -1,13 +1,22 @@
 """VCC metrics as pure array functions, in one registry (name, function, best value, description).
 
-Importing the package registers every metric. Families: :mod:`~vcc_core.metrics.pairwise` (MAE, MSE, Pearson on
-means or deltas), :mod:`~vcc_core.metrics.discrimination` (PDS and our variants) and
-:mod:`~vcc_core.metrics.de_metrics` (DES, precision, DE agreement, AUCs). ``PROFILES`` lists the metrics of each
-cell-eval profile; the results columns follow cell-eval's order (DE metrics first, then the others).
+Importing the package registers every metric (:mod:`~vcc_core.metrics.catalogue`, the one table of them). Families
+of pure functions: :mod:`~vcc_core.metrics.pairwise` (MAE, MSE, Pearson on means or deltas),
+:mod:`~vcc_core.metrics.discrimination` (PDS and our variants) and :mod:`~vcc_core.metrics.de_metrics` (DES,
+precision, DE agreement, AUCs). :mod:`~vcc_core.metrics.profiles` lists the metrics of each cell-eval profile; the
+results columns follow cell-eval's order (DE metrics first, then the others).
 """
 
-from vcc_core.metrics import de_metrics, discrimination, pairwise
-from vcc_core.metrics._registry import (
+from vcc_core.metrics import catalogue, de_metrics, discrimination, pairwise
+from vcc_core.metrics.profiles import (
+    ANNDATA_METRICS,
+    MINIMAL_METRICS,
+    PROFILES,
+    REFERENCE_ONLY,
+    VCC_METRICS,
+    profile_metrics,
+)
+from vcc_core.metrics.registry import (
     REGISTRY,
     MetricInfo,
     MetricInputs,
@@ -15,59 +24,8 @@ from vcc_core.metrics._registry import (
     get_metric,
     list_metrics,
     register,
+    target_columns,
 )
-
-VCC_METRICS = ["overlap_at_N", "mae", "discrimination_score_l1"]
-"""The three metrics of the VCC 2025 score: DES, MAE and PDS."""
-
-MINIMAL_METRICS = [
-    "overlap_at_N",
-    "precision_at_N",
-    "de_nsig_counts",
-    "pearson_delta",
-    "mse",
-    "mae",
-    "discrimination_score_l1",
-]
-
-ANNDATA_METRICS = [
-    "pearson_delta",
-    "mse",
-    "mae",
-    "mse_delta",
-    "mae_delta",
-    "discrimination_score_l1",
-    "discrimination_score_l2",
-    "discrimination_score_cosine",
-]
-"""cell-eval's profile "anndata" in its registration order (the order of the results columns)."""
-
-REFERENCE_ONLY = {"pearson_edistance": "one", "clustering_agreement": "one"}
-"""cell-eval "full" metrics not computed here (cell-level energy distance, Leiden clustering), with best values."""
-
-PROFILES: dict[str, list[str]] = {
-    "vcc": VCC_METRICS,
-    "minimal": MINIMAL_METRICS,
-    "pds": ["discrimination_score_l1"],
-    "de": list_metrics(kind="de", reference=True),
-    "anndata": ANNDATA_METRICS,
-    "full": list_metrics(kind="de", reference=True) + ANNDATA_METRICS,
-    "extra": list_metrics(reference=False),
-}
-PROFILES["all"] = PROFILES["full"] + PROFILES["extra"]
-
-
-def profile_metrics(profile: str) -> list[str]:
-    """Metric names of ``profile`` in results-column order (DE metrics first, as cell-eval computes them).
-
-    Raises ``ValueError`` naming the known profiles.
-    """
-    if profile not in PROFILES:
-        msg = f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}"
-        raise ValueError(msg)
-    names = PROFILES[profile]
-    return [n for n in names if get_metric(n).kind == "de"] + [n for n in names if get_metric(n).kind != "de"]
-
 
 __all__ = [
     "ANNDATA_METRICS",
@@ -79,6 +37,7 @@ __all__ = [
     "MetricInfo",
     "MetricInputs",
     "best_value",
+    "catalogue",
     "de_metrics",
     "discrimination",
     "get_metric",
@@ -86,4 +45,5 @@ __all__ = [
     "pairwise",
     "profile_metrics",
     "register",
+    "target_columns",
 ]

@@ -1,6 +1,6 @@
 """Agreement between the predicted and the real differential expression of each perturbation.
 
-Inputs are ``(P, G)`` arrays from the Wilcoxon DE of each side (:mod:`vcc_core.de`): FDR and log2 fold change.
+Inputs are ``(P, G)`` arrays from the Wilcoxon DE of each side (:mod:`vcc_core.de.wilcoxon`): FDR and log2 fold change.
 Following cell-eval 0.8.2 (``metrics/_de.py``, ``_types/_de.py``), which casts its DE tables to float32 before
 using them, FDRs and fold changes are compared in float32: a gene is significant when ``float32(fdr) < alpha``
 (NaN never is), and genes are ranked by ``float32(|log2FC|)``, largest first (NaN before infinity, as polars
@@ -11,8 +11,6 @@ sorts), ties kept in gene order (polars' ordinal rank). A perturbation without r
 from __future__ import annotations
 
 import numpy as np
-
-from vcc_core.metrics._registry import register
 
 ALPHA = 0.05
 
@@ -181,35 +179,3 @@ def _tie_blocks(labels: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarr
     end = np.minimum.accumulate(np.where(is_end, positions, g)[:, ::-1], axis=1)[:, ::-1]
     start = np.maximum.accumulate(np.where(is_start, positions, 0), axis=1)
     return hit, start, end
-
-
-_DE = ("real_fdr", "pred_fdr", "real_lfc", "pred_lfc")
-for _metric in ("overlap", "precision"):
-    for _k in (None, 50, 100, 200, 500):
-        register(
-            f"{_metric}_at_{_k or 'N'}",
-            overlap_score,
-            needs=_DE,
-            best="one",
-            kind="de",
-            description=f"{_metric.capitalize()} of the top {_k or 'N'} DE genes (by |log2FC|) of real and predicted",
-            k=_k,
-            metric=_metric,
-        )
-_SIDES, _LFC = ("real_fdr", "pred_fdr"), ("real_fdr", "real_lfc", "pred_lfc")
-register("de_spearman_sig", spearman_nsig, needs=_SIDES, best="one", kind="de",
-         description="Spearman correlation across perturbations of the number of DE genes")  # fmt: skip
-register("de_direction_match", direction_match, needs=_LFC, best="one", kind="de",
-         description="Share of real DE genes whose predicted log2FC has the same sign")  # fmt: skip
-register("de_spearman_lfc_sig", spearman_lfc, needs=_LFC, best="one", kind="de",
-         description="Spearman correlation of real vs predicted log2FC over real DE genes")  # fmt: skip
-register("de_sig_genes_recall", sig_genes_recall, needs=_SIDES, best="one", kind="de",
-         description="Share of real DE genes also called DE in the prediction")  # fmt: skip
-register("de_nsig_counts", nsig_counts, needs=_SIDES, best="none", kind="de",
-         description="Number of DE genes (FDR < 0.05) in real and predicted")  # fmt: skip
-register("pr_auc", auc_score, needs=_SIDES, best="one", kind="de", method="pr",
-         description="Average precision of real DE genes scored by -log10 predicted FDR")  # fmt: skip
-register("roc_auc", auc_score, needs=_SIDES, best="one", kind="de", method="roc",
-         description="ROC AUC of real DE genes scored by -log10 predicted FDR")  # fmt: skip
-register("overlap_at_N_expressed", expressed_overlap, needs=(*_DE, "real_control"), best="one", kind="de",
-         reference=False, description="DES over genes with real control mean (log1p) above 0.1")  # fmt: skip

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from vcc_core.device import get_device
-from vcc_core.metrics._registry import register
 
 
 def distance_matrix(real: np.ndarray, pred: np.ndarray, *, target_cols: np.ndarray, metric: str) -> np.ndarray:
@@ -29,19 +28,12 @@ def distance_matrix(real: np.ndarray, pred: np.ndarray, *, target_cols: np.ndarr
     ``metric`` is ``"l1"``, ``"l2"`` or ``"cosine"`` (``1 - cosine similarity``, a zero vector having similarity
     0, clipped to [0, 2]); ``target_cols[p] = -1`` keeps every gene.
     """
-    device = get_device()
-    r = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
-    q = torch.as_tensor(np.asarray(pred), dtype=torch.float64, device=device)
-    t = torch.as_tensor(np.asarray(target_cols), dtype=torch.int64, device=device)
-    has, col = t >= 0, t.clamp(min=0)
-    r_t = r[:, col] * has  # (N, N): real value at each column's target gene, 0 when none
-    q_t = q[torch.arange(q.shape[0], device=device), col] * has
+    r, q, t = _tensors(real, pred, target_cols)
+    r_t, q_t = _target_values(r, q, t)
     if metric == "l1":
         dist = torch.cdist(r, q, p=1.0) - (r_t - q_t).abs()
     elif metric in ("l2", "cosine"):
-        dot = r @ q.T - r_t * q_t
-        r2 = (r * r).sum(1)[:, None] - r_t * r_t
-        q2 = (q * q).sum(1)[None, :] - q_t * q_t
+        dot, r2, q2 = _products(r, q, r_t, q_t)
         if metric == "l2":
             dist = (r2 + q2 - 2 * dot).clamp(min=0)
         else:
@@ -54,6 +46,53 @@ def distance_matrix(real: np.ndarray, pred: np.ndarray, *, target_cols: np.ndarr
     if metric != "l1" and np.result_type(real, pred) == np.float32:
         out = out.astype(np.float32)
     return np.sqrt(out) if metric == "l2" else out
+
+
+def scaled_distances(
+    real: np.ndarray, pred: np.ndarray, *, target_cols: np.ndarray, scales: np.ndarray, metric: str, chunk: int
+) -> np.ndarray:
+    """``(S, N, N)``: ``D[k, i, p]`` = distance from ``scales[k] * pred[p]`` to ``real[i]``, float64, as
+    :func:`distance_matrix` computes it (target gene of ``p`` left out), for ``metric`` ``"l1"`` or ``"l2"``.
+
+    ``chunk`` bounds the ``(scales x perturbations x genes)`` entries of the L1 path held at once.
+    """
+    r, q, t = _tensors(real, pred, target_cols)
+    s = torch.as_tensor(np.asarray(scales, np.float64), device=r.device)[:, None, None]
+    r_t, q_t = _target_values(r, q, t)
+    if metric == "l1":
+        step = max(1, chunk // q.numel())
+        parts = []
+        for i in range(0, s.shape[0], step):
+            sq = s[i : i + step] * q[None]
+            full = torch.cdist(r[None].expand(sq.shape[0], -1, -1), sq, p=1.0)
+            parts.append(full - (r_t[None] - s[i : i + step] * q_t[None, None]).abs())
+        return torch.cat(parts).cpu().numpy()
+    if metric == "l2":
+        dot, r2, q2 = _products(r, q, r_t, q_t)
+        return (r2[None] + s * s * q2[None] - 2 * s * dot[None]).clamp(min=0).sqrt().cpu().numpy()
+    msg = f"unknown scaled distance {metric!r}; use 'l1' or 'l2'"
+    raise ValueError(msg)
+
+
+def _tensors(real, pred, target_cols) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    device = get_device()
+    r = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
+    q = torch.as_tensor(np.asarray(pred), dtype=torch.float64, device=device)
+    return r, q, torch.as_tensor(np.asarray(target_cols), dtype=torch.int64, device=device)
+
+
+def _target_values(r: torch.Tensor, q: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(N, N)`` real value at each column's target gene and ``(N,)`` predicted one, 0 where there is none."""
+    has, col = t >= 0, t.clamp(min=0)
+    return r[:, col] * has, q[torch.arange(q.shape[0], device=q.device), col] * has
+
+
+def _products(r, q, r_t, q_t) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Dot products and squared norms over the genes other than each column's target."""
+    dot = r @ q.T - r_t * q_t
+    r2 = (r * r).sum(1)[:, None] - r_t * r_t
+    q2 = (q * q).sum(1)[None, :] - q_t * q_t
+    return dot, r2, q2
 
 
 def truth_ranks(dist: np.ndarray) -> np.ndarray:
@@ -117,47 +156,3 @@ def expressed_score(
     kept_target = (t >= 0) & keep[np.clip(t, 0, None)]
     targets = np.where(kept_target, new_col[np.clip(t, 0, None)], -1)
     return discrimination_score(real_delta[:, keep], pred_delta[:, keep], target_cols=targets, metric=metric)
-
-
-_NEEDS = ("real_delta", "pred_delta")
-for _m in ("l1", "l2", "cosine"):
-    register(
-        f"discrimination_score_{_m}",
-        discrimination_score,
-        needs=_NEEDS,
-        keywords=("target_cols",),
-        best="one",
-        kind="pair",
-        description=f"PDS: normalised rank of the true perturbation among real deltas by {_m} distance",
-        metric=_m,
-    )
-register(
-    "discrimination_score_sign_cosine",
-    sign_cosine_score,
-    needs=_NEEDS,
-    keywords=("target_cols",),
-    best="one",
-    kind="pair",
-    description="PDS by cosine distance between the signs of predicted and real deltas",
-    reference=False,
-)
-register(
-    "discrimination_score_l1_norm_matched",
-    norm_matched_score,
-    needs=_NEEDS,
-    keywords=("target_cols",),
-    best="one",
-    kind="pair",
-    description="L1 PDS after scaling each predicted delta to the L1 norm of its real delta",
-    reference=False,
-)
-register(
-    "discrimination_score_l1_expressed",
-    expressed_score,
-    needs=(*_NEEDS, "real_control"),
-    keywords=("target_cols",),
-    best="one",
-    kind="pair",
-    description="L1 PDS over genes with real control mean (log1p) above 0.1",
-    reference=False,
-)

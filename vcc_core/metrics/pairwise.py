@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from vcc_core.metrics._registry import register
-
 
 def _pair(pred: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pred, real = np.asarray(pred, dtype=np.float64), np.asarray(real, dtype=np.float64)
@@ -48,48 +46,3 @@ def pearson(pred: np.ndarray, real: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.einsum("pg,pg->p", x, y) / norm
     return np.where(norm > 0, np.clip(r, -1.0, 1.0), np.nan)
-
-
-_MEANS = ("pred_means", "real_means")
-_DELTAS = ("pred_delta", "real_delta")
-
-register(
-    "pearson_delta",
-    pearson,
-    needs=_DELTAS,
-    best="one",
-    kind="pair",
-    description="Pearson correlation over genes between predicted and real deltas from control",
-)
-register(
-    "mse",
-    mean_squared_error,
-    needs=_MEANS,
-    best="zero",
-    kind="pair",
-    description="Mean squared error between predicted and real pseudobulk means",
-)
-register(
-    "mae",
-    mean_absolute_error,
-    needs=_MEANS,
-    best="zero",
-    kind="pair",
-    description="Mean absolute error between predicted and real pseudobulk means",
-)
-register(
-    "mse_delta",
-    mean_squared_error,
-    needs=_DELTAS,
-    best="zero",
-    kind="pair",
-    description="Mean squared error between predicted and real deltas from control",
-)
-register(
-    "mae_delta",
-    mean_absolute_error,
-    needs=_DELTAS,
-    best="zero",
-    kind="pair",
-    description="Mean absolute error between predicted and real deltas from control",
-)

@@ -38,6 +38,18 @@ REGISTRY = {
 }
 
 
+DEFAULT_MODELS = ("mean_baseline", "ridge", "kernel_ridge", "oracle_replicate")
+"""The models the dashboard shows first (the Models and Leaderboard pages' defaults, ``precompute``'s list)."""
+
+SCALED_MODELS = ("scaled:ridge", "scaled:kernel_ridge")
+"""Scaled variants offered beside the registry (PDS-tuned output scale, :class:`ScaledModel`)."""
+
+
+def model_options() -> list[str]:
+    """Every model name a picker offers: the registry, then the scaled variants."""
+    return [*REGISTRY, *SCALED_MODELS]
+
+
 def make_model(name: str, **params):
     """A fresh, unfitted model; ``scaled:NAME`` wraps ``NAME`` in :class:`ScaledModel`.
 
@@ -54,4 +66,4 @@ def make_model(name: str, **params):
     return REGISTRY[name].factory(**params)
 
 
-__all__ = ["REGISTRY", "ModelSpec", "TrainingData", "make_model"]
+__all__ = ["DEFAULT_MODELS", "REGISTRY", "SCALED_MODELS", "ModelSpec", "TrainingData", "make_model", "model_options"]

@@ -2,7 +2,7 @@
 
 Models follow scikit-learn's contract: ``__init__`` stores hyperparameters only, ``fit(data, train)``
 returns ``self`` and sets attributes ending in ``_``, ``predict(perts)`` returns pseudobulk
-:class:`~vcc_core.pseudobulk.Profiles` in log1p space. Every model predicts *deltas* from the control
+:class:`~vcc_core.data.pseudobulk.Profiles` in log1p space. Every model predicts *deltas* from the control
 mean; the control profile passes through unchanged.
 """
 
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.extmath import randomized_svd
 
-from vcc_core.dataset import Dataset
-from vcc_core.normalize import median_target, normalize_block
-from vcc_core.pseudobulk import Profiles
+from vcc_core.data.dataset import Dataset
+from vcc_core.data.normalize import median_target, normalize_block
+from vcc_core.data.pseudobulk import Profiles
 
 
 @dataclass

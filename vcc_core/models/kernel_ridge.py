@@ -7,8 +7,8 @@ import pandas as pd
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GridSearchCV, KFold
 
+from vcc_core.data.pseudobulk import Profiles
 from vcc_core.models.base import TrainingData, as_profiles, training_deltas
-from vcc_core.pseudobulk import Profiles
 
 
 def relatedness_kernel(a: pd.DataFrame, b: pd.DataFrame, *, power: float = 1.0) -> np.ndarray:

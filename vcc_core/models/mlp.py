@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from vcc_core.data.pseudobulk import Profiles
 from vcc_core.device import get_device, to_numpy
 from vcc_core.models.base import TrainingData, as_profiles, target_features, training_deltas
-from vcc_core.pseudobulk import Profiles
 
 
 class MLPModel:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
 from vcc_core.models.base import TrainingData
-from vcc_core.pseudobulk import Profiles, group_codes, pseudobulk
 
 
 def half_split(labels, *, control: str, seed: int = 0) -> np.ndarray:

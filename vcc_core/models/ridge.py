@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import RidgeCV
 
+from vcc_core.data.pseudobulk import Profiles
 from vcc_core.models.base import TrainingData, as_profiles, target_features, training_deltas
-from vcc_core.pseudobulk import Profiles
 
 
 class RidgeModel:

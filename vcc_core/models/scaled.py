@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import KFold
 
+from vcc_core.data.pseudobulk import Profiles
 from vcc_core.metrics.discrimination import discrimination_score
 from vcc_core.models.base import TrainingData, as_profiles
-from vcc_core.pseudobulk import Profiles
 
 SCALES = tuple(np.geomspace(0.25, 64.0, 17))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vcc_core.data.pseudobulk import Profiles
 from vcc_core.models.base import TrainingData, as_profiles, training_deltas
-from vcc_core.pseudobulk import Profiles
 
 
 class ControlModel:

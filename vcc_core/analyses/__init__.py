@@ -1,0 +1,1 @@
+"""Analyses of metrics: the output-scale sweep and split-half ceilings."""

@@ -1,0 +1,145 @@
+"""Score a prediction against real data the way ``cell-eval run`` does, from files or from precomputed parts.
+
+Pipeline (cell-eval 0.8.2, ``_evaluator.py``): each AnnData is normalised on its own (counts -> total-normalised
+to *its* median -> log1p; data already log1p is kept), pseudobulked per perturbation, tested for DE against its
+own control cells (Wilcoxon, :mod:`~vcc_core.de.wilcoxon`), and every metric of the profile is computed per
+perturbation by the one metric loop (:mod:`~vcc_core.evaluation.loop`). The results table has one row per
+perturbation (sorted) and one column per metric in cell-eval's order; the aggregate table is polars' ``describe`` of
+it (:func:`~vcc_core.evaluation.results.aggregate`). :func:`evaluate_profiles` starts from
+:class:`~vcc_core.data.pseudobulk.Profiles` and :class:`~vcc_core.de.wilcoxon.DEResult` already computed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from vcc_core.data.io import load_dataset, load_predictions
+from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.pseudobulk import Profiles, pseudobulk
+from vcc_core.de.wilcoxon import DEResult, de_from_anndata
+from vcc_core.evaluation.loop import check_pds, compute_metrics, metric_inputs
+from vcc_core.evaluation.results import aggregate
+from vcc_core.keys import CONTROL, PERT_COL
+from vcc_core.metrics import get_metric, profile_metrics
+from vcc_core.progress import Say
+
+
+def evaluate(
+    real: ad.AnnData | str | Path,
+    pred: ad.AnnData | str | Path,
+    *,
+    pert_col: str = PERT_COL,
+    control: str = CONTROL,
+    profile: str = "vcc",
+    metrics: list[str] | None = None,
+    device=None,
+    progress: Say | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-perturbation metrics and their aggregate for a prediction, as ``cell-eval run`` computes them.
+
+    Parameters
+    ----------
+    real, pred
+        AnnData or ``.h5ad`` paths in the VCC layout (raw counts or log1p values; control cells in both).
+    pert_col, control
+        Perturbation column of ``obs`` and its control label.
+    profile
+        ``"vcc"`` (DES, MAE, PDS), ``"full"`` (every cell-eval metric computed here), ``"extra"`` (our variants),
+        ``"all"``, or cell-eval's ``"minimal"``, ``"de"``, ``"anndata"``, ``"pds"``.
+    metrics
+        Explicit metric names instead of a profile.
+    device
+        Torch device for the DE (default :func:`vcc_core.device.get_device`).
+    progress
+        Called with a short message as each step starts.
+
+    Returns
+    -------
+    results, agg
+        ``results``: index ``perturbation``, one nullable-float column per metric (``<NA>`` where cell-eval writes
+        null, NaN where it writes NaN). ``agg``: :func:`aggregate` of ``results``.
+
+    Raises
+    ------
+    ValueError
+        Unreadable files, missing columns or control cells, different genes, perturbations on one side only, bad
+        values (see :mod:`vcc_core.data.io`; the message starts with ``real data:`` or ``predictions``), or a PDS metric
+        asked for with fewer than 2 perturbations.
+    """
+    names = metrics if metrics is not None else profile_metrics(profile)
+    need_de = any(get_metric(n).kind == "de" for n in names)
+    say = progress or (lambda _msg: None)
+    try:
+        real_ad, real_space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
+    except ValueError as err:
+        raise ValueError(f"real data: {err}") from err
+    pred_ad, pred_space = load_predictions(pred, real=real_ad, pert_col=pert_col, control=control)
+    check_same_perturbations(real_ad, pred_ad, pert_col=pert_col)
+    check_pds(names, len(set(real_ad.obs[pert_col].astype(str)) - {control}))
+    # Said once the inputs are known good, so that a refused input is the only line a user sees.
+    say(f"loaded real data ({real_ad.n_obs:,} cells, {real_space}) and predictions ({pred_ad.n_obs:,}, {pred_space})")
+    # One side at a time, each holding the only reference to its data, so that a side's counts are freed once
+    # normalised and its values once its DE is done (at VCC size each copy is several GB).
+    # Data read here from a file is ours to normalise in place; an AnnData passed in is left as it is.
+    loaded = {
+        "real": (real_ad, real_space, not isinstance(real, ad.AnnData)),
+        "pred": (pred_ad, pred_space, not isinstance(pred, ad.AnnData)),
+    }
+    del real_ad, pred_ad
+    sides = {}
+    for side in ("real", "pred"):
+        adata, space, owned = loaded.pop(side)
+        if space == "counts":
+            say(f"normalising {side} counts (median total of the {side} file, then log1p)")
+            adata = log1p_normalize(adata, copy=not owned)
+        say(f"pseudobulk of {side}")
+        profiles = pseudobulk(adata, pert_col=pert_col, control=control, space="log1p")
+        de = None
+        if need_de:
+            say(f"Wilcoxon DE of {side} ({profiles.perts.size} perturbations x {adata.n_vars} genes)")
+            de = de_from_anndata(adata, pert_col=pert_col, control=control, device=device)
+        sides[side] = (profiles, de, _value_dtype(adata.X))
+    say("metrics")
+    (real_p, real_de, real_dt), (pred_p, pred_de, pred_dt) = sides["real"], sides["pred"]
+    return evaluate_profiles(real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=(real_dt, pred_dt))
+
+
+def evaluate_profiles(
+    real: Profiles,
+    pred: Profiles,
+    *,
+    real_de: DEResult | None = None,
+    pred_de: DEResult | None = None,
+    profile: str = "vcc",
+    metrics: list[str] | None = None,
+    dtypes: tuple[np.dtype, np.dtype] = (np.dtype(np.float64), np.dtype(np.float64)),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`evaluate` from pseudobulks (log1p space) and DE results computed beforehand.
+
+    DE metrics need both ``real_de`` and ``pred_de``; ask for a profile without them (or ``metrics=``) otherwise.
+    ``dtypes``: see :func:`metric_inputs` (pass the data's float32 to reproduce cell-eval's rounding exactly).
+    """
+    names = metrics if metrics is not None else profile_metrics(profile)
+    inputs = metric_inputs(real, pred, real_de=real_de, pred_de=pred_de, dtypes=dtypes)
+    check_pds(names, inputs.perts.size)
+    results = compute_metrics(inputs, names)
+    return results, aggregate(results)
+
+
+def _value_dtype(x) -> np.dtype:
+    dtype = np.dtype(x.dtype)
+    return dtype if dtype.kind == "f" and dtype.itemsize >= 4 else np.dtype(np.float32)
+
+
+def check_same_perturbations(real: ad.AnnData, pred: ad.AnnData, *, pert_col: str) -> None:
+    missing = sorted(set(real.obs[pert_col].astype(str)) - set(pred.obs[pert_col].astype(str)))
+    if missing:
+        msg = (
+            f"the prediction has no cells for {len(missing)} perturbation(s) of the data: {', '.join(missing[:10])}; "
+            "predict cells for every perturbation"
+        )
+        raise ValueError(msg)

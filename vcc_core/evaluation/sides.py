@@ -1,0 +1,107 @@
+"""The two sides a metric compares: the cells of the real data or of one prediction source, normalised once, with
+their pseudobulk and their Wilcoxon DE against their own control cells.
+
+A built-in model is scored exactly as a VCC submission would be: its pseudobulk prediction is expanded to predicted
+cells (:func:`~vcc_core.evaluation.submission.to_submission`), and DE is run on those cells against their own
+controls. The real side is one split's real cells with the real controls, normalised on their own (to their median
+total, then log1p). Both sides are cached on disk; :func:`model_inputs` aligns them by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import anndata as ad
+
+from vcc_core.cache import cached
+from vcc_core.data.dataset import Dataset, split_perts
+from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.pseudobulk import Profiles, pseudobulk
+from vcc_core.de.wilcoxon import DEResult, de_from_anndata
+from vcc_core.evaluation.loop import metric_inputs
+from vcc_core.evaluation.submission import to_submission
+from vcc_core.keys import CONTROL, PERT_COL
+from vcc_core.metrics import MetricInputs
+from vcc_core.models.training import train_predict
+
+_DE_PREFIX = "de_"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of an evaluation: pseudobulk profiles (log1p) and DE of the same normalised cells."""
+
+    profiles: Profiles
+    de: DEResult
+
+    def parts(self) -> dict:
+        """Flat ``{name: array}`` for the disk cache (profile fields, then DE fields prefixed ``de_``)."""
+        profile = {f.name: getattr(self.profiles, f.name) for f in fields(Profiles)}
+        return profile | {_DE_PREFIX + f.name: getattr(self.de, f.name) for f in fields(DEResult)}
+
+    @classmethod
+    def from_parts(cls, parts: dict) -> Side:
+        """Rebuild a side from :meth:`parts`."""
+        profile = {f.name: parts[f.name] for f in fields(Profiles)}
+        de = {f.name: parts[_DE_PREFIX + f.name] for f in fields(DEResult)}
+        return cls(Profiles(**profile), DEResult(**de))
+
+
+def side_of_cells(cells: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL, device=None) -> Side:
+    """Pseudobulk and DE of log1p-normalised ``cells`` (perturbations and their controls)."""
+    profiles = pseudobulk(cells, pert_col=pert_col, control=control, space="log1p")
+    return Side(profiles, de_from_anndata(cells, pert_col=pert_col, control=control, device=device))
+
+
+def real_cells(dataset: Dataset, perts) -> ad.AnnData:
+    """A copy of the cells of ``perts`` and the control cells, normalised on their own (to their median, log1p)."""
+    adata = dataset.adata
+    keep = adata.obs[dataset.pert_col].astype(str).isin([dataset.control, *map(str, perts)]).to_numpy()
+    cells = adata[keep].copy()
+    return log1p_normalize(cells) if dataset.space == "counts" else cells
+
+
+@cached("real_side", version="1")
+def _real_side_parts(dataset: Dataset, split: str) -> dict:
+    cells = real_cells(dataset, split_perts(dataset, split))
+    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control).parts()
+
+
+def real_side(dataset: Dataset, split: str = "test") -> Side:
+    """The real cells of ``split`` with the real controls, normalised once (cached on disk)."""
+    return Side.from_parts(_real_side_parts(dataset, split))
+
+
+@cached("predicted_side", version="1")
+def _predicted_side_parts(dataset: Dataset, model: str, cells_per_pert: int) -> dict:
+    cells = to_submission(train_predict(dataset, model), dataset, cells_per_pert=cells_per_pert)
+    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control).parts()
+
+
+def predicted_side(dataset: Dataset, model: str, cells_per_pert: int = 100) -> Side:
+    """``model``'s prediction of the test split as the cells a submission would hold (cached on disk)."""
+    return Side.from_parts(_predicted_side_parts(dataset, model, cells_per_pert))
+
+
+def model_inputs(dataset: Dataset, model: str, *, cells_per_pert: int = 100) -> MetricInputs:
+    """Real and predicted arrays of ``model`` on the test split, DE included, rows aligned by name.
+
+    Raises ``ValueError`` naming the test perturbations the prediction lacks.
+    """
+    real, pred = real_side(dataset), predicted_side(dataset, model, cells_per_pert)
+    dtypes = (real.profiles.means.dtype, pred.profiles.means.dtype)
+    return metric_inputs(real.profiles, pred.profiles, real_de=real.de, pred_de=pred.de, dtypes=dtypes)
+
+
+def predicted_test_cells(dataset: Dataset, pred: ad.AnnData) -> ad.AnnData:
+    """The control cells and the test-split cells of ``pred`` (the VCC layout, validated by ``load_predictions``).
+
+    Raises ``ValueError`` naming the test perturbations ``pred`` lacks.
+    """
+    test = split_perts(dataset, "test")
+    labels = pred.obs[dataset.pert_col].astype(str)
+    missing = sorted(set(test) - set(labels))
+    if missing:
+        msg = f"predictions lack {len(missing)} of the {len(test)} test perturbations: {', '.join(missing[:10])}"
+        raise ValueError(msg)
+    return pred[labels.isin([*test, dataset.control]).to_numpy()].copy()

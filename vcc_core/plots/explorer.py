@@ -1,0 +1,97 @@
+"""Figures of the Perturbation explorer: predicted vs real delta per gene, target knockdown, volcano."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from vcc_core.plots.style import style
+
+DE_COLORS = {"both": "#E45756", "real only": "#4C78A8", "predicted only": "#F58518", "neither": "#BBBBBB"}
+
+
+def delta_scatter(
+    real: np.ndarray, pred: np.ndarray, *, genes, target: str | None = None, de_status=None, title: str = ""
+) -> go.Figure:
+    """Predicted vs real delta of every gene (WebGL), the diagonal drawn, the target gene marked.
+
+    ``de_status`` (one label of :data:`DE_COLORS` per gene) colours by DE call; without it, colour is ``|real|``.
+    """
+    genes = np.asarray(genes).astype(str)
+    fig = go.Figure()
+    if de_status is not None:
+        status = np.asarray(de_status)
+        for label, color in DE_COLORS.items():
+            keep = status == label
+            fig.add_trace(_points(real[keep], pred[keep], genes[keep], name=f"DE: {label}", color=color))
+    else:
+        marker = {"color": np.abs(real), "colorscale": "Viridis", "colorbar": {"title": "|real Δ|"}, "size": 5}
+        fig.add_trace(_points(real, pred, genes, name="genes", marker=marker))
+    lo = float(np.nanmin([real.min(), pred.min()])) if real.size else -1.0
+    hi = float(np.nanmax([real.max(), pred.max()])) if real.size else 1.0
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line={"dash": "dot", "color": "grey"}))
+    hit = np.flatnonzero(genes == str(target)) if target is not None else np.array([], int)
+    if hit.size:
+        i = int(hit[0])
+        fig.add_trace(
+            go.Scatter(
+                x=[real[i]],
+                y=[pred[i]],
+                mode="markers+text",
+                text=[f"target {genes[i]}"],
+                textposition="top right",  # the target is usually knocked down: leftmost
+                name="target gene",
+                marker={"symbol": "x", "size": 14, "color": "black"},
+            )
+        )
+    fig.update_xaxes(title="real Δ (log1p)")
+    fig.update_yaxes(title="predicted Δ (log1p)")
+    return style(fig, title=title or "Predicted vs real delta per gene")
+
+
+def _points(x, y, text, *, name: str, color: str | None = None, marker: dict | None = None) -> go.Scattergl:
+    return go.Scattergl(
+        x=x,
+        y=y,
+        text=text,
+        mode="markers",
+        name=name,
+        marker=marker or {"color": color, "size": 5, "opacity": 0.7},
+        hovertemplate="%{text}<br>real %{x:.3f}<br>pred %{y:.3f}<extra></extra>",
+    )
+
+
+def knockdown_pair(table: pd.DataFrame) -> go.Figure:
+    """Grouped bars of the target gene's log2 fold change, real vs predicted (columns ``perturbation, real, pred``)."""
+    fig = go.Figure()
+    for col, color in (("real", "#4C78A8"), ("predicted", "#F58518")):
+        fig.add_trace(go.Bar(x=table["perturbation"], y=table[col], name=col, marker_color=color))
+    fig.update_yaxes(title="log2 fold change of target")
+    fig.update_layout(barmode="group")
+    return style(fig, title="Knockdown of the target gene", height=320)
+
+
+def volcano(log2fc: np.ndarray, fdr: np.ndarray, *, genes, alpha: float = 0.05, title: str = "") -> go.Figure:
+    """-log10 FDR vs log2 fold change of the real data's DE; genes with ``fdr < alpha`` coloured."""
+    genes = np.asarray(genes).astype(str)
+    y = -np.log10(np.clip(np.asarray(fdr, np.float64), 1e-300, None))
+    x = np.clip(np.asarray(log2fc, np.float64), -10, 10)  # +/-inf fold changes (a zero side) drawn at the edge
+    sig = np.asarray(fdr) < alpha
+    fig = go.Figure()
+    for keep, name, color in ((~sig, "not significant", "#BBBBBB"), (sig, f"FDR < {alpha}", "#E45756")):
+        fig.add_trace(
+            go.Scattergl(
+                x=x[keep],
+                y=y[keep],
+                text=genes[keep],
+                mode="markers",
+                name=name,
+                marker={"color": color, "size": 5},
+                hovertemplate="%{text}<br>log2FC %{x:.2f}<br>-log10 FDR %{y:.1f}<extra></extra>",
+            )
+        )
+    fig.add_hline(y=-np.log10(alpha), line_dash="dot")
+    fig.update_xaxes(title="log2 fold change (clipped to ±10)")
+    fig.update_yaxes(title="-log10 FDR")
+    return style(fig, title=title or "Volcano (real DE)")

@@ -1,0 +1,1 @@
+"""Evaluation past memory: streamed files in bounded memory, and Dask."""
