@@ -4,9 +4,9 @@ Run in the reference environment (cell-eval 0.8.2, pdex 0.3.0) from the reposito
 
     /work/refenv/bin/python bench/make_de_fixtures.py
 
-For each dataset it writes ``tests/data/de_<name>.h5ad`` (``X``: the log1p values pdex saw, float32 CSR;
+For each dataset it writes ``tests/fixtures/de_<name>.h5ad`` (``X``: the log1p values pdex saw, float32 CSR;
 ``layers["counts"]``: the raw counts when there were any; ``obs["target_gene"]``) and
-``tests/data/de_<name>_pdex.parquet`` (pdex's table, unchanged). Normalisation and the pdex arguments come from
+``tests/fixtures/de_<name>_pdex.parquet`` (pdex's table, unchanged). Normalisation and the pdex arguments come from
 cell-eval's own helpers (``_convert_to_normlog``, ``_build_pdex_kwargs``), so inputs and call match ``cell-eval run``.
 
 Datasets
@@ -31,7 +31,7 @@ from pdex import pdex
 from scipy import sparse
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "tests" / "data"
+OUT = ROOT / "tests" / "fixtures"
 PAPALEXI = Path("/work/shared/data/papalexi2021_sceptredata_lowmoi.h5ad")
 PAPALEXI_PERTS = ["CUL3", "IFNGR1", "IRF1", "JAK2", "MYC", "SMAD4", "SPI1", "STAT1"]
 PERT_COL, CONTROL = "target_gene", "non-targeting"

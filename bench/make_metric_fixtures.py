@@ -1,4 +1,4 @@
-"""Build the cell-eval golden fixtures under ``tests/data/metrics`` (run by hand, not by the tests).
+"""Build the cell-eval golden fixtures under ``tests/fixtures/metrics`` (run by hand, not by the tests).
 
     .venv/bin/python bench/make_metric_fixtures.py [--reference /work/refenv/bin/python]
 
@@ -16,7 +16,7 @@ Three cases, each a real/prediction/baseline triple of small ``.h5ad`` files plu
 
 For each case ``cell-eval run`` is called on pred and on the cell-eval mean baseline (``cell-eval baseline``)
 for each profile, then ``cell-eval score`` compares the two. Outputs land in
-``tests/data/metrics/<case>/cell_eval/<run>/`` (``<run>`` = profile, ``base_<profile>`` for the baseline).
+``tests/fixtures/metrics/<case>/cell_eval/<run>/`` (``<run>`` = profile, ``base_<profile>`` for the baseline).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from vcc_core.data.simulate import simulate
 from vcc_core.keys import CONTROL, PERT_COL
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "tests" / "data" / "metrics"
+OUT = ROOT / "tests" / "fixtures" / "metrics"
 PAPALEXI = ROOT.parent / "shared" / "data" / "papalexi2021_sceptredata_lowmoi.h5ad"
 PAPALEXI_PERTS = ["STAT1", "JAK2", "IRF1", "IFNGR1", "IFNGR2", "SMAD4", "CUL3", "BRD4", "ETV7", "CMTM6"]
 

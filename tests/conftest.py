@@ -9,6 +9,8 @@ import pytest
 from vcc_core.data.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+"""Golden files and small inputs; ``tests/fixtures/README.md`` says where each comes from."""
 SHARED_DATA = ROOT.parent / "shared" / "data"
 PAPALEXI = SHARED_DATA / "papalexi2021_sceptredata_lowmoi.h5ad"
 PERTURBENCH = SHARED_DATA / "perturbench_devel_norman19_mcfaline23.h5ad"

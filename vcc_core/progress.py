@@ -22,3 +22,12 @@ def reporter(progress: Progress | None) -> Progress:
 
 def _silent(fraction: float, message: str) -> None:
     """Say nothing."""
+
+
+def sayer(say: Say | None) -> Say:
+    """``say``, or a callable that says nothing."""
+    return say if say is not None else _quiet
+
+
+def _quiet(message: str) -> None:
+    """Say nothing."""

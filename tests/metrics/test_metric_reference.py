@@ -1,6 +1,6 @@
 """Golden agreement with cell-eval 0.8.2: our metrics fed with pdex's own DE tables and our pseudobulks.
 
-Fixtures: ``tests/data/metrics`` (see ``tests/data/README.md``). The end-to-end check with our DE is in
+Fixtures: ``tests/fixtures/metrics`` (see ``tests/fixtures/README.md``). The end-to-end check with our DE is in
 ``tests/test_evaluate.py``; here the DE inputs are pdex's, so the metric code alone is compared.
 """
 
@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import FIXTURES
 from vcc_core.data.io import detect_space
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import pseudobulk
 from vcc_core.de.wilcoxon import DEResult
 from vcc_core.evaluation.loop import compute_metrics, metric_inputs
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "metrics"
+DATA = FIXTURES / "metrics"
 RUNS = [("synthetic", "full"), ("synthetic", "base_full"), ("papalexi", "full"), ("papalexi", "base_full")]
 
 

@@ -7,7 +7,8 @@ wears. The names below are the package's public API.
 
 from vcc_core.cache.decorator import cached, default_cache
 from vcc_core.cache.digest import FileRef, cache_key, fingerprint
-from vcc_core.cache.store import DEFAULT_MAX_BYTES, Cache, CacheInfo, CacheStats, EntryInfo
+from vcc_core.cache.records import CacheInfo, CacheStats, EntryInfo
+from vcc_core.cache.store import DEFAULT_MAX_BYTES, Cache
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -24,7 +24,7 @@ from vcc_core.data.simulate import PRESETS, preset_file, simulate
 from vcc_core.data.simulate import VERSION as SIM_VERSION
 from vcc_core.data.splits import split_perturbations
 from vcc_core.data.summary import DatasetSummary, knockdown, summarize
-from vcc_core.keys import CONTROL, PERT_COL, UNS_TRUTH
+from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE, UNS_TRUTH
 
 PERT_COL_GUESSES = (PERT_COL, "condition", "perturbation", "gene", "target", "guide_target")
 CONTROL_GUESSES = (CONTROL, "control", "ctrl", "NT", "non_targeting", "NTC")
@@ -123,7 +123,11 @@ def open_dataset(
         name, content = f"synthetic ({source})", {"preset": source, "simulator": SIM_VERSION}
         read = functools.partial(_preset, source, seed=seed)
     elif isinstance(source, ad.AnnData):
-        name, content, read = "in-memory data", {"anndata": fingerprint(source)}, lambda: source
+        # The declared value space lives in uns, which the content fingerprint leaves out: without it a cached
+        # dataset would stand in for the same cells declared otherwise, and skip that declaration's check.
+        declared = source.uns.get(UNS_SPACE)
+        content = {"anndata": fingerprint(source), "declared_space": None if declared is None else str(declared)}
+        name, read = "in-memory data", lambda: source
     else:
         path = Path(source)
         if not path.is_file():

@@ -25,7 +25,7 @@ from vcc_core.evaluation.loop import check_pds, compute_metrics, metric_inputs
 from vcc_core.evaluation.results import aggregate
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
-from vcc_core.progress import Say
+from vcc_core.progress import Say, sayer
 
 
 def evaluate(
@@ -72,7 +72,7 @@ def evaluate(
     """
     names = metrics if metrics is not None else profile_metrics(profile)
     need_de = any(get_metric(n).kind == "de" for n in names)
-    say = progress or (lambda _msg: None)
+    say = sayer(progress)
     try:
         real_ad, real_space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
     except ValueError as err:

@@ -14,17 +14,18 @@ from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.models import TrainingData, make_model
+from vcc_core.progress import Progress, reporter
 
 
 @cached("train_predict", version="1", ignore=("progress",), decode=lambda parts: Profiles(**parts))
 def train_predict(
-    dataset: Dataset, model: str, *, predict: str = "test", params: dict | None = None, progress=None
+    dataset: Dataset, model: str, *, predict: str = "test", params: dict | None = None, progress: Progress | None = None
 ) -> Profiles:
     """Fit ``model`` on the train split (early stopping on val) and predict the ``predict`` split.
 
     ``progress`` is an optional ``callable(fraction, message)``.
     """
-    report = progress or (lambda fraction, message: None)
+    report = reporter(progress)
     report(0.0, f"fitting {model}")
     start = time.perf_counter()
     fitted = make_model(model, **(params or {})).fit(

@@ -60,6 +60,7 @@ from vcc_core.de.wilcoxon import DEResult
 from vcc_core.evaluation.evaluate import evaluate_profiles
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
+from vcc_core.progress import Say, sayer
 from vcc_core.scale.h5ad_rows import Source, assemble, open_pair, open_source, value_dtype
 
 SPLIT_EVERY = 8
@@ -260,7 +261,7 @@ def evaluate(
     metrics: list[str] | None = None,
     mantissa_bits: int = DEFAULT_MANTISSA_BITS,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    progress: Callable[[str], None] | None = None,
+    progress: Say | None = None,
     cluster_kwargs: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`vcc_core.evaluation.evaluate.evaluate` of two ``.h5ad`` files, their pseudobulks and DE computed on Dask.
@@ -276,7 +277,7 @@ def evaluate(
     """
     names = metrics if metrics is not None else profile_metrics(profile)
     need_de = any(get_metric(n).kind == "de" for n in names)
-    say = progress or (lambda _msg: None)
+    say = sayer(progress)
     say("reading obs and var of the real and predicted files")
     real_src, pred_src = open_pair(real, pred, pert_col=pert_col, control=control)
     say(f"connecting to {address}" if address else "starting a local Dask cluster")

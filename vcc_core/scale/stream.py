@@ -21,7 +21,6 @@ cache matters.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from vcc_core.de.wilcoxon import DEResult
 from vcc_core.evaluation.evaluate import evaluate_profiles
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
+from vcc_core.progress import Say, sayer
 from vcc_core.scale.h5ad_rows import Source, assemble, open_pair, value_dtype
 
 DEFAULT_BATCH_ENTRIES = 1 << 28  # 1 GiB of values
@@ -95,13 +95,13 @@ def profiles_and_de(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     batch_entries: int = DEFAULT_BATCH_ENTRIES,
     buffer: ValueBuffer | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Say | None = None,
 ) -> tuple[Profiles, DEResult | None]:
     """Pseudobulk (and DE against control when ``de``) of one file, streamed (see the module docstring).
 
     ``buffer``: where the DE's values go, kept for the next file.
     """
-    say = progress or (lambda _msg: None)
+    say = sayer(progress)
     n_rows, n_genes = source.codes.size, source.genes.size
     ranges = [slice(r, min(r + chunk_rows, n_rows)) for r in range(0, n_rows, chunk_rows)]
     de_codes = np.ascontiguousarray(source.de_codes, dtype=np.int64)
@@ -226,7 +226,7 @@ def evaluate(
     metrics: list[str] | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     batch_entries: int = DEFAULT_BATCH_ENTRIES,
-    progress: Callable[[str], None] | None = None,
+    progress: Say | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`vcc_core.evaluation.evaluate.evaluate` of two ``.h5ad`` files, each read in chunks of ``chunk_rows`` rows.
 
@@ -240,7 +240,7 @@ def evaluate(
     """
     names = metrics if metrics is not None else profile_metrics(profile)
     need_de = any(get_metric(n).kind == "de" for n in names)
-    say = progress or (lambda _msg: None)
+    say = sayer(progress)
     say("reading obs and var of the real and predicted files")
     buffer = ValueBuffer()
     if need_de:

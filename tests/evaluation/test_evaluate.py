@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import FIXTURES
 from vcc_core.__main__ import main
 from vcc_core.data.io import detect_space
 from vcc_core.data.normalize import log1p_normalize
@@ -16,7 +17,7 @@ from vcc_core.evaluation.evaluate import evaluate, evaluate_profiles
 from vcc_core.evaluation.results import aggregate, to_long
 from vcc_core.metrics.de_metrics import significant
 
-DATA = Path(__file__).resolve().parent / "data" / "metrics"
+DATA = FIXTURES / "metrics"
 NOT_HERE = ["pearson_edistance", "clustering_agreement"]
 RUNS = [
     ("synthetic", "full"),

@@ -24,7 +24,7 @@ import pytest
 from vcc_core.analyses.sweep import SCALES
 from vcc_core.data.simulate import write_simulation
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"]
 RUN_TIMEOUT_MS = int(os.environ.get("VCC_E2E_TIMEOUT_S", "300")) * 1000

@@ -1,29 +1,18 @@
 """AppTest smoke tests: the frame and every page render on the built-in data without an error."""
 
 import shutil
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import PAPALEXI, require
+from tests.app.apptest import ROOT, run_page
+from tests.conftest import FIXTURES, PAPALEXI, require
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
+DATA = FIXTURES
 PAGES = sorted(p.name for p in (ROOT / "app_pages").glob("*.py") if not p.name.startswith("_"))
 
 
-def _run(page: str | None = None, *, data: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    if data:
-        at.query_params["data"] = data
-    if page:
-        at.switch_page(f"app_pages/{page}")
-    return at.run()
-
-
 def test_app_opens_on_dataset_page():
-    at = _run()
+    at = run_page(data=None)
     assert not at.exception
     assert not at.error
     assert at.title[0].value == "Dataset"
@@ -35,13 +24,13 @@ def test_app_opens_on_dataset_page():
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(page):
-    at = _run(page, data="tiny")
+    at = run_page(page)
     assert not at.exception
     assert not at.error
 
 
 def _switch_to(label: str) -> dict[str, str]:
-    at = _run()
+    at = run_page(data=None)
     at.sidebar.selectbox(key="dataset_label").select(label).run()
     assert not at.exception
     assert not at.error
@@ -64,15 +53,3 @@ def test_switching_to_the_shared_papalexi_file():
     values = _switch_to(PAPALEXI.name)
     assert values["Perturbations"] == "25"
     assert values["Control cells"] == "1,923"
-
-
-def test_models_page_ranks_the_oracle_first():
-    at = _run("models.py", data="tiny")
-    assert not at.exception
-    assert not at.error
-    board = at.dataframe[0].value
-    assert list(board.index) == ["mean_baseline", "ridge", "kernel_ridge", "oracle_replicate"]
-    pds = board["discrimination_score_l1"]
-    assert pds["oracle_replicate"] == pds.max()
-    at.multiselect(key="models_chosen").set_value(["control"]).run()
-    assert list(at.dataframe[0].value.index) == ["control"]

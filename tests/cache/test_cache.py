@@ -20,7 +20,7 @@ from scipy import sparse
 from vcc_core.cache import Cache, FileRef, cache_key, cached, default_cache, fingerprint
 from vcc_core.cache import digest as fingerprint_mod
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

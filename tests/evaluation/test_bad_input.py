@@ -32,7 +32,7 @@ from vcc_core.data.uploads import MAX_UPLOAD_ENV, MB, check_upload_size, confine
 from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLI_FLAGS = {"control": "--control", "pert_col": "--pert-col", "profile": "--profile"}
 
 
@@ -45,7 +45,7 @@ def _perts(adata: ad.AnnData) -> list[str]:
     return sorted(set(adata.obs[PERT_COL].astype(str)) - {CONTROL})
 
 
-def _write(adata: ad.AnnData, path: Path) -> Path:
+def write_h5ad(adata: ad.AnnData, path: Path) -> Path:
     with warnings.catch_warnings():  # building a bad file is allowed to make anndata complain
         warnings.simplefilter("ignore")
         adata.write_h5ad(path)
@@ -152,14 +152,14 @@ def _empty_file(path: Path) -> Path:
 
 
 def _truncated(adata: ad.AnnData, path: Path) -> Path:
-    _write(adata, path)
+    write_h5ad(adata, path)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     return path
 
 
 def _scrambled(adata: ad.AnnData, path: Path) -> Path:
     """A valid HDF5 superblock followed by noise."""
-    _write(adata, path)
+    write_h5ad(adata, path)
     data = bytearray(path.read_bytes())
     data[2048:] = np.random.default_rng(0).integers(0, 256, len(data) - 2048, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
@@ -173,7 +173,7 @@ def _plain_hdf5(path: Path) -> Path:
 
 
 def _sparse_float16(adata: ad.AnnData, path: Path) -> Path:
-    _write(adata, path)
+    write_h5ad(adata, path)
     with h5py.File(path, "r+") as f:
         data = f["X/data"][:]
         del f["X/data"]
@@ -347,7 +347,7 @@ CATALOGUE = {
 }
 
 
-def _build(case: str, tiny, tmp_path):
+def build_case(case: str, tiny, tmp_path):
     build, pattern = CATALOGUE[case]
     real, pred, options = build(tiny.copy(), tmp_path)
     return real, pred, options, pattern
@@ -355,12 +355,12 @@ def _build(case: str, tiny, tmp_path):
 
 @pytest.mark.parametrize("case", list(CATALOGUE))
 def test_library_refuses_with_the_exact_message(case, tiny, tmp_path):
-    real, pred, options, pattern = _build(case, tiny, tmp_path)
+    real, pred, options, pattern = build_case(case, tiny, tmp_path)
     with pytest.raises(ValueError, match=pattern):
         evaluate(real, pred, **options)
 
 
-def _data_side(pattern: str) -> str | None:
+def data_side(pattern: str) -> str | None:
     """``pattern`` without its ``real data:`` prefix, or None when the entry is not about the real data."""
     for prefix in ("^" + re.escape("real data: "), "^real data: "):
         if pattern.startswith(prefix):
@@ -368,23 +368,23 @@ def _data_side(pattern: str) -> str | None:
     return None
 
 
-DATA_ENTRIES = [case for case, (_, pattern) in CATALOGUE.items() if _data_side(pattern)]
+DATA_ENTRIES = [case for case, (_, pattern) in CATALOGUE.items() if data_side(pattern)]
 
 
 @pytest.mark.parametrize("case", DATA_ENTRIES)
 def test_dashboard_loader_refuses_bad_data_with_the_same_message(case, tiny, tmp_path):
-    real, _, options, pattern = _build(case, tiny, tmp_path)
-    with pytest.raises(ValueError, match=_data_side(pattern)):
+    real, _, options, pattern = build_case(case, tiny, tmp_path)
+    with pytest.raises(ValueError, match=data_side(pattern)):
         open_dataset(real, pert_col=options.get("pert_col"), control=options.get("control"))
 
 
 def _as_file(side, path: Path) -> str:
-    return str(side if isinstance(side, Path) else _write(side, path))
+    return str(side if isinstance(side, Path) else write_h5ad(side, path))
 
 
 @pytest.mark.parametrize("case", list(CATALOGUE))
 def test_cli_exits_2_with_one_error_line(case, tiny, tmp_path, capsys):
-    real, pred, options, pattern = _build(case, tiny, tmp_path)
+    real, pred, options, pattern = build_case(case, tiny, tmp_path)
     argv = [
         "evaluate",
         "--real",
@@ -416,7 +416,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_cli_subprocess_prints_no_traceback_or_warning(tiny, tmp_path):
     """A real run as a user starts it: a corrupt file and a duplicated gene name give one line and nothing else."""
-    real = _write(_renamed_genes(tiny, {1: "G00000"}), tmp_path / "real.h5ad")
+    real = write_h5ad(_renamed_genes(tiny, {1: "G00000"}), tmp_path / "real.h5ad")
     pred = _truncated(tiny, tmp_path / "pred.h5ad")
     out = _cli("evaluate", "--real", str(real), "--pred", str(pred), "--out", str(tmp_path / "out"))
     assert out.returncode == 2
@@ -457,9 +457,9 @@ def test_cli_subprocess_prints_no_traceback_or_warning(tiny, tmp_path):
 def test_other_commands_refuse_in_one_line(args, message, tiny, tmp_path, capsys):
     paths = {
         "tmp": str(tmp_path),
-        "real": str(_write(tiny, tmp_path / "real.h5ad")),
+        "real": str(write_h5ad(tiny, tmp_path / "real.h5ad")),
         "file": str(_text_file(tmp_path / "results.txt")),
-        "nan": str(_write(_set_value(tiny, np.nan), tmp_path / "nan.h5ad")),
+        "nan": str(write_h5ad(_set_value(tiny, np.nan), tmp_path / "nan.h5ad")),
     }
     assert main([a.format(**paths) for a in args]) == 2
     assert capsys.readouterr().err.splitlines() == [f"error: {message.format(**paths)}"]
@@ -514,7 +514,7 @@ def test_dense_float16_is_converted_to_float32(tiny, tmp_path):
     widened.X = half.X.astype(np.float32)
     want = evaluate(tiny, widened)
     _assert_same(evaluate(tiny, half), want)
-    _assert_same(evaluate(tiny, _write(half, tmp_path / "half.h5ad")), want)
+    _assert_same(evaluate(tiny, write_h5ad(half, tmp_path / "half.h5ad")), want)
 
 
 def test_category_without_cells_in_the_data_is_ignored(tiny):
@@ -529,7 +529,7 @@ def test_repeated_cell_names_in_a_file_are_made_unique(tiny, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         real.obs_names = ["cell"] * real.n_obs
-    path = _write(real, tmp_path / "real.h5ad")
+    path = write_h5ad(real, tmp_path / "real.h5ad")
     _assert_same(evaluate(path, path), evaluate(tiny, tiny))
 
 
@@ -560,7 +560,7 @@ def test_unicode_and_odd_names_work_in_the_library_and_the_cli(tiny, tmp_path, c
     got, _ = evaluate(real_odd, pred_odd, control="контроль ✓", profile="full")
     pd.testing.assert_frame_equal(got, want.rename(index=mapping).sort_index())
 
-    real_file, pred_file = _write(real_odd, tmp_path / "réel.h5ad"), _write(pred_odd, tmp_path / "préd.h5ad")
+    real_file, pred_file = write_h5ad(real_odd, tmp_path / "réel.h5ad"), write_h5ad(pred_odd, tmp_path / "préd.h5ad")
     argv = ["evaluate", "--real", str(real_file), "--pred", str(pred_file), "--out", str(tmp_path / "sortie")]
     assert main([*argv, "--control", "контроль ✓", "--profile", "full"]) == 0
     assert "error" not in capsys.readouterr().err

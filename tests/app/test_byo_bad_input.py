@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_bad_input import CATALOGUE, _build, _data_side, _write
+from tests.app.apptest import run_page
+from tests.evaluation.test_bad_input import CATALOGUE, build_case, data_side, write_h5ad
 from vcc_core.data.uploads import MB, check_upload_size
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = "Tiny synthetic (12 perturbations)"
 PREFIX = "Could not use this file: "
 
 DATASET_ENTRIES = {
-    case: _data_side(pattern)
+    case: data_side(pattern)
     for case, (build, pattern) in CATALOGUE.items()
-    if _data_side(pattern) and case not in ("no-perturbation-column", "control-label-absent")  # options the page lacks
+    if data_side(pattern) and case not in ("no-perturbation-column", "control-label-absent")  # options the page lacks
 }
 PREDICTION_ENTRIES = {
     case: pattern
@@ -44,10 +44,7 @@ def folder(tmp_path, monkeypatch) -> Path:
 
 
 def _byo() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.query_params["data"] = "tiny"
-    at.switch_page("app_pages/byo.py")
-    return at.run()
+    return run_page("byo.py")
 
 
 def _upload(at: AppTest, kind: str, path: Path) -> AppTest:
@@ -69,12 +66,12 @@ def _shown(at: AppTest, pattern: str) -> None:
 
 
 def _as_path(side, path: Path) -> Path:
-    return side if isinstance(side, Path) else _write(side, path)
+    return side if isinstance(side, Path) else write_h5ad(side, path)
 
 
 @pytest.mark.parametrize("case", list(DATASET_ENTRIES))
 def test_bad_dataset_upload_shows_the_message_and_keeps_the_dataset(case, tiny, tmp_path, folder):
-    real, _, _, _ = _build(case, tiny, tmp_path)
+    real, _, _, _ = build_case(case, tiny, tmp_path)
     at = _upload(_byo(), "dataset", _as_path(real, tmp_path / "real.h5ad"))
     _shown(at, DATASET_ENTRIES[case])
     assert at.sidebar.selectbox(key="dataset_label").value == TINY
@@ -82,8 +79,8 @@ def test_bad_dataset_upload_shows_the_message_and_keeps_the_dataset(case, tiny, 
 
 @pytest.mark.parametrize("case", list(PREDICTION_ENTRIES))
 def test_bad_predictions_upload_shows_the_message_and_keeps_the_predictions(case, tiny, tmp_path, folder):
-    _, pred, _, pattern = _build(case, tiny, tmp_path)
-    at = _upload(_byo(), "predictions", _write(tiny, tmp_path / "good.h5ad"))
+    _, pred, _, pattern = build_case(case, tiny, tmp_path)
+    at = _upload(_byo(), "predictions", write_h5ad(tiny, tmp_path / "good.h5ad"))
     assert not at.error
     at = _upload(at, "predictions", _as_path(pred, tmp_path / "pred.h5ad"))
     _shown(at, pattern)
@@ -92,7 +89,7 @@ def test_bad_predictions_upload_shows_the_message_and_keeps_the_predictions(case
 
 def test_oversized_upload_is_refused_before_it_is_written(tiny, tmp_path, folder, monkeypatch):
     monkeypatch.setenv("VCC_MAX_UPLOAD_MB", "0.01")
-    path = _write(tiny, tmp_path / "real.h5ad")
+    path = write_h5ad(tiny, tmp_path / "real.h5ad")
     with pytest.raises(ValueError, match=r"over the limit of 0\.01 MB") as refused:
         check_upload_size(path.stat().st_size)
     at = _upload(_byo(), "dataset", path)

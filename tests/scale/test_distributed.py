@@ -18,6 +18,7 @@ import pytest
 from distributed import Client, LocalCluster
 from scipy import sparse
 
+from tests.conftest import FIXTURES
 from vcc_core.__main__ import main
 from vcc_core.data.io import load_dataset
 from vcc_core.data.normalize import log1p_normalize, median_target
@@ -28,8 +29,8 @@ from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.keys import PERT_COL
 from vcc_core.scale import distributed as vd
 
-ROOT = Path(__file__).resolve().parents[1]
-METRIC_DATA = ROOT / "tests" / "data" / "metrics" / "synthetic"
+ROOT = Path(__file__).resolve().parents[2]
+METRIC_DATA = FIXTURES / "metrics" / "synthetic"
 SMALL = {"chunk_rows": 97, "genes_per_block": 64}  # several row chunks, gene blocks and merge rounds
 
 

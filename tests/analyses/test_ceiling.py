@@ -15,7 +15,7 @@ from vcc_core.evaluation.sides import real_cells
 from vcc_core.metrics import VCC_METRICS, MetricInputs
 from vcc_core.models.oracle import half_mask, half_split
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,10 @@ import anndata as ad
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
-SYNTHETIC = ROOT / "tests" / "data" / "metrics" / "synthetic"
+from tests.app.apptest import run_page
+from tests.conftest import FIXTURES
+
+SYNTHETIC = FIXTURES / "metrics" / "synthetic"
 
 
 @pytest.fixture
@@ -24,10 +26,7 @@ def folder(tmp_path, monkeypatch) -> Path:
 
 
 def _byo() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.query_params["data"] = "tiny"
-    at.switch_page("app_pages/byo.py")
-    return at.run()
+    return run_page("byo.py")
 
 
 def _submit(at: AppTest, kind: str, path) -> AppTest:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
+from tests.conftest import FIXTURES
 from vcc_core.__main__ import main
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import pseudobulk
@@ -19,8 +20,8 @@ from vcc_core.keys import PERT_COL
 from vcc_core.scale import stream
 from vcc_core.scale.h5ad_rows import open_source
 
-ROOT = Path(__file__).resolve().parents[1]
-METRIC_DATA = ROOT / "tests" / "data" / "metrics" / "synthetic"
+ROOT = Path(__file__).resolve().parents[2]
+METRIC_DATA = FIXTURES / "metrics" / "synthetic"
 SMALL = {"chunk_rows": 97, "batch_entries": 5_000}  # many row chunks and gene batches
 
 

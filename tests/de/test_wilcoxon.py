@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -14,13 +13,14 @@ import torch
 from scipy import sparse
 from scipy.stats import false_discovery_control, mannwhitneyu
 
+from tests.conftest import FIXTURES
 from vcc_core.de import kernel as rank_kernel
 from vcc_core.de import sort as rank_sort
 from vcc_core.de import wilcoxon as de
 from vcc_core.de.wilcoxon import FRAME_COLUMNS, de_from_anndata, wilcoxon_de
 from vcc_core.keys import CONTROL, PERT_COL
 
-DATA = Path(__file__).parent / "data"
+DATA = FIXTURES
 GOLDEN = ["synthetic", "repeated", "papalexi"]
 
 

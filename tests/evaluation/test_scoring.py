@@ -1,16 +1,15 @@
 """Baseline-normalised scores (``cell-eval score``), replicate scaling and average ranks."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import FIXTURES
 from vcc_core.__main__ import main
 from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.evaluation.scoring import average_rank, read_agg, score_replicate_scaled, score_vcc2025
 
-DATA = Path(__file__).resolve().parent / "data" / "metrics"
+DATA = FIXTURES / "metrics"
 SCORED = [("synthetic", "full"), ("synthetic", "vcc"), ("papalexi", "full"), ("papalexi", "vcc"), ("ties", "anndata")]
 
 

@@ -1,0 +1,63 @@
+"""AppTest interactions with the Leaderboard page on the tiny preset."""
+
+import numpy as np
+import pytest
+
+import ui
+from tests.app.apptest import app_page, chart, values
+from vcc_core.data.dataset import open_dataset
+from vcc_core.evaluation.leaderboard import compare
+from vcc_core.evaluation.submission import to_submission
+from vcc_core.models.training import train_predict
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return open_dataset("tiny")
+
+
+@pytest.fixture(scope="module")
+def board(dataset):
+    return compare(dataset, ["mean_baseline", "control", "ridge"])
+
+
+def test_leaderboard_scores_every_model_and_marks_what_clipping_hides(board):
+    at = app_page("leaderboard.py")
+    at.run()
+    at.multiselect(key="lb_models").set_value(["control", "ridge"]).run()
+    assert not at.exception
+    assert not at.error
+    scores = at.dataframe[0].value
+    assert set(scores.index) == {"mean_baseline", "control", "ridge"}
+    assert scores.loc["mean_baseline", "vcc2025"] == 0
+    assert scores.loc["mean_baseline", "vcc2026_style"] == 0
+    assert (scores["vcc2025"] >= scores["vcc2025_unclipped"] - 1e-12).all()
+    assert scores["average_rank"].between(1, 3).all()
+    metrics = at.dataframe[1].value
+    np.testing.assert_allclose(metrics["ridge"].to_numpy(), board.loc["ridge", metrics.index].to_numpy())
+
+    bars = {t["name"]: t for t in chart(at, "clipping_chart")["data"]}
+    assert set(bars) == {"mean_baseline", "control", "ridge"}
+    for trace in bars.values():
+        below = values(trace["y"]) < 0
+        assert [s == "/" for s in trace["marker"]["pattern"]["shape"]] == below.tolist()
+    control_des = bars["control"]["x"].index("DES (overlap at N)")
+    assert values(bars["control"]["y"])[control_des] < 0  # control calls fewer real DE genes than the baseline
+
+    at.toggle(key="lb_2026").set_value(False).run()
+    assert "vcc2026_style" not in at.dataframe[0].value.columns
+
+
+def test_leaderboard_includes_predictions_loaded_elsewhere(dataset, board):
+    cells = to_submission(train_predict(dataset, "ridge"), dataset)
+    at = app_page("leaderboard.py")
+    at.session_state[ui.PREDICTIONS] = ui.Predictions("ridge.h5ad", dataset.fingerprint, cells)
+    at.run()
+    assert not at.exception
+    assert not at.error
+    metrics = at.dataframe[1].value
+    np.testing.assert_allclose(
+        metrics["uploaded: ridge.h5ad"].to_numpy(), board.loc["ridge", metrics.index].to_numpy(), rtol=1e-6
+    )
+    at.checkbox(key="lb_byo").uncheck().run()
+    assert "uploaded: ridge.h5ad" not in at.dataframe[0].value.index
