@@ -79,7 +79,9 @@ def dataset_picker() -> DatasetChoice:
     location = options[label]
     st.query_params["data"] = location if location in BUILTIN.values() else label
     with st.sidebar.expander("Layout (column, control, context)"):
-        pert_col = st.text_input("Perturbation column", value="", placeholder="auto: target_gene", key="layout_pert_col")
+        pert_col = st.text_input(
+            "Perturbation column", value="", placeholder="auto: target_gene", key="layout_pert_col"
+        )
         control = st.text_input("Control label", value="", placeholder="auto: non-targeting", key="layout_control")
         context_col = st.text_input("Keep only cells where column…", value="", placeholder="e.g. cell_type")
         context_value = st.text_input("…equals", value="", placeholder="e.g. k562")

@@ -102,7 +102,7 @@ def evaluate(
         if need_de:
             say(f"Wilcoxon DE of {side} ({profiles.perts.size} perturbations x {adata.n_vars} genes)")
             de = de_from_anndata(adata, pert_col=pert_col, control=control, device=device)
-        sides[side] = (profiles, de, _value_dtype(adata.X))
+        sides[side] = (profiles, de, value_dtype(adata.X))
     say("metrics")
     (real_p, real_de, real_dt), (pred_p, pred_de, pred_dt) = sides["real"], sides["pred"]
     return evaluate_profiles(real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=(real_dt, pred_dt))
@@ -130,7 +130,8 @@ def evaluate_profiles(
     return results, aggregate(results)
 
 
-def _value_dtype(x) -> np.dtype:
+def value_dtype(x) -> np.dtype:
+    """The float type cell-eval holds pseudobulks of values ``x`` in: the data's, at least float32."""
     dtype = np.dtype(x.dtype)
     return dtype if dtype.kind == "f" and dtype.itemsize >= 4 else np.dtype(np.float32)
 

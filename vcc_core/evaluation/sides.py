@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import anndata as ad
+import numpy as np
 
 from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
@@ -29,28 +30,42 @@ _DE_PREFIX = "de_"
 
 @dataclass(frozen=True)
 class Side:
-    """One side of an evaluation: pseudobulk profiles (log1p) and DE of the same normalised cells."""
+    """One side of an evaluation: pseudobulk profiles (log1p) and DE of the same normalised cells.
+
+    ``dtype`` is the float type the metrics hold the means in: cell-eval keeps the data's type (float32 data gives
+    float32 means), which a user's file is scored with; the built-in models' sides keep float64.
+    """
 
     profiles: Profiles
     de: DEResult
+    dtype: str = "float64"
 
     def parts(self) -> dict:
         """Flat ``{name: array}`` for the disk cache (profile fields, then DE fields prefixed ``de_``)."""
         profile = {f.name: getattr(self.profiles, f.name) for f in fields(Profiles)}
-        return profile | {_DE_PREFIX + f.name: getattr(self.de, f.name) for f in fields(DEResult)}
+        de = {_DE_PREFIX + f.name: getattr(self.de, f.name) for f in fields(DEResult)}
+        return profile | de | {"dtype": self.dtype}
 
     @classmethod
     def from_parts(cls, parts: dict) -> Side:
         """Rebuild a side from :meth:`parts`."""
         profile = {f.name: parts[f.name] for f in fields(Profiles)}
         de = {f.name: parts[_DE_PREFIX + f.name] for f in fields(DEResult)}
-        return cls(Profiles(**profile), DEResult(**de))
+        return cls(Profiles(**profile), DEResult(**de), str(parts.get("dtype", "float64")))
 
 
-def side_of_cells(cells: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL, device=None) -> Side:
+def side_of_cells(
+    cells: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL, device=None, dtype: str = "float64"
+) -> Side:
     """Pseudobulk and DE of log1p-normalised ``cells`` (perturbations and their controls)."""
     profiles = pseudobulk(cells, pert_col=pert_col, control=control, space="log1p")
-    return Side(profiles, de_from_anndata(cells, pert_col=pert_col, control=control, device=device))
+    return Side(profiles, de_from_anndata(cells, pert_col=pert_col, control=control, device=device), dtype)
+
+
+def inputs_of(real: Side, pred: Side) -> MetricInputs:
+    """The metric arrays of two sides, rows and genes aligned by name on the real side's."""
+    dtypes = (np.dtype(real.dtype), np.dtype(pred.dtype))
+    return metric_inputs(real.profiles, pred.profiles, real_de=real.de, pred_de=pred.de, dtypes=dtypes)
 
 
 def real_cells(dataset: Dataset, perts) -> ad.AnnData:
@@ -88,9 +103,7 @@ def model_inputs(dataset: Dataset, model: str, *, cells_per_pert: int = 100) -> 
 
     Raises ``ValueError`` naming the test perturbations the prediction lacks.
     """
-    real, pred = real_side(dataset), predicted_side(dataset, model, cells_per_pert)
-    dtypes = (real.profiles.means.dtype, pred.profiles.means.dtype)
-    return metric_inputs(real.profiles, pred.profiles, real_de=real.de, pred_de=pred.de, dtypes=dtypes)
+    return inputs_of(real_side(dataset), predicted_side(dataset, model, cells_per_pert))
 
 
 def predicted_test_cells(dataset: Dataset, pred: ad.AnnData) -> ad.AnnData:

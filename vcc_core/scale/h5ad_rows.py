@@ -109,7 +109,7 @@ def open_pair(real, pred, *, pert_col: str = PERT_COL, control: str = CONTROL) -
 
 
 def value_dtype(source: Source) -> np.dtype:
-    """The float type the in-memory path keeps a side's means in (``evaluate._value_dtype`` of the normalised data)."""
+    """The float type the in-memory path keeps a side's means in (``evaluate.value_dtype`` of the normalised data)."""
     return source.dtype if source.dtype.kind == "f" and source.dtype.itemsize >= 4 else np.dtype(np.float32)
 
 

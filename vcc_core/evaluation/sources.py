@@ -1,0 +1,162 @@
+"""Prediction sources: a built-in model, a file of predicted cells (a VCC submission) or a pseudobulk table, each
+turned into the two sides of an evaluation over the perturbations it predicts that the real data has.
+
+A built-in model predicts the dataset's test split (:mod:`~vcc_core.evaluation.sides`). A file is scored on the
+perturbations it holds: predicted cells are checked (:func:`~vcc_core.data.io.load_predictions`), cut to those
+perturbations and the controls and normalised on their own, as ``evaluate`` does; a table is expanded to cells
+(:func:`~vcc_core.evaluation.submission.to_submission`, real control cells plus the predicted delta) for its DE.
+The real side is the data's cells of the same perturbations with its controls, normalised on their own. Both are
+cached on disk under the file's content, so a second visit reads them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from vcc_core.cache import FileRef, cached
+from vcc_core.data.dataset import Dataset, split_perts
+from vcc_core.data.io import load_predictions, read_h5ad
+from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.predictions import prediction_kind, read_table
+from vcc_core.data.pseudobulk import Profiles
+from vcc_core.evaluation.evaluate import value_dtype
+from vcc_core.evaluation.sides import Side, inputs_of, predicted_side, real_cells, real_side, side_of_cells
+from vcc_core.evaluation.submission import to_submission
+from vcc_core.metrics import MetricInputs
+from vcc_core.models.training import train_predict
+
+SourceKind = Literal["model", "cells", "table"]
+
+
+@dataclass(frozen=True)
+class PredictionSource:
+    """Where a prediction comes from: a built-in model's name, or a file (predicted cells or a pseudobulk table).
+
+    ``name`` is what the pages show: the model's name, or the file's name.
+    """
+
+    name: str
+    kind: SourceKind
+    location: str
+
+    @classmethod
+    def model(cls, name: str) -> PredictionSource:
+        return cls(name, "model", name)
+
+    @classmethod
+    def file(cls, path: str | Path, *, kind: SourceKind | None = None, name: str | None = None) -> PredictionSource:
+        """A file source; ``kind`` is read from the file when not given (:func:`prediction_kind`)."""
+        path = Path(path)
+        return cls(name or path.name, kind or prediction_kind(path), str(path))
+
+    @property
+    def is_model(self) -> bool:
+        return self.kind == "model"
+
+    @property
+    def label(self) -> str:
+        """``name`` with what it is: ``ridge (model)``, ``mine.h5ad (predicted cells)``."""
+        what = {"model": "model", "cells": "predicted cells", "table": "pseudobulk table"}[self.kind]
+        return f"{self.name} ({what})"
+
+
+def file_perturbations(source: PredictionSource, dataset: Dataset) -> list[str]:
+    """The perturbations a file predicts (control left out), in the file's order."""
+    path = Path(source.location)
+    if source.kind == "table":
+        profiles, _ = read_table(path, genes=dataset.profiles.genes, pert_col=dataset.pert_col, control=dataset.control)
+        return [str(p) for p in profiles.perts]
+    adata = read_h5ad(path, backed=True)
+    try:
+        if dataset.pert_col not in adata.obs.columns:
+            msg = f"{path.name}: obs has no column {dataset.pert_col!r}; label each predicted cell by perturbation"
+            raise ValueError(msg)
+        labels = adata.obs[dataset.pert_col].dropna().astype(str)
+    finally:
+        adata.file.close()
+    return [p for p in dict.fromkeys(labels) if p != dataset.control]
+
+
+def evaluated_perturbations(dataset: Dataset, source: PredictionSource) -> list[str]:
+    """The perturbations a source is scored on: a model's, the test split; a file's, those it predicts (sorted).
+
+    Raises ``ValueError`` listing the file's perturbations that the data lacks.
+    """
+    if source.is_model:
+        return split_perts(dataset, "test")
+    perts = file_perturbations(source, dataset)
+    absent = sorted(set(perts) - set(map(str, dataset.profiles.perts)))
+    if absent:
+        msg = (
+            f"{source.name} predicts {len(absent)} perturbation(s) the data lacks: {', '.join(absent[:10])}; "
+            "predict only perturbations of the data (or pick the dataset they come from)"
+        )
+        raise ValueError(msg)
+    return sorted(perts)
+
+
+@cached("file_side", version="1")
+def _file_side_parts(dataset: Dataset, file: FileRef, kind: str, cells_per_pert: int) -> dict:
+    if kind == "table":
+        pred, has_control = read_table(file, genes=dataset.profiles.genes, pert_col=dataset.pert_col,
+                                       control=dataset.control)  # fmt: skip
+        if not has_control:
+            pred = Profiles(pred.means, dataset.profiles.control, pred.perts, pred.genes, pred.n_cells)
+        cells = to_submission(pred, dataset, cells_per_pert=cells_per_pert)
+        return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control).parts()
+    cells, space = load_predictions(file, real=dataset.adata, pert_col=dataset.pert_col, control=dataset.control)
+    cells = log1p_normalize(cells, copy=False) if space == "counts" else cells
+    dtype = str(value_dtype(cells.X))
+    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control, dtype=dtype).parts()
+
+
+@cached("real_side_of", version="1")
+def _real_side_parts(dataset: Dataset, perts: tuple[str, ...]) -> dict:
+    cells = real_cells(dataset, perts)
+    dtype = str(value_dtype(cells.X))
+    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control, dtype=dtype).parts()
+
+
+def sides(dataset: Dataset, source: PredictionSource, *, cells_per_pert: int = 100) -> tuple[Side, Side]:
+    """The real and the predicted side of ``source`` (each cached on disk)."""
+    if source.is_model:
+        return real_side(dataset), predicted_side(dataset, source.location, cells_per_pert)
+    perts = tuple(evaluated_perturbations(dataset, source))
+    real = Side.from_parts(_real_side_parts(dataset, perts))
+    pred = Side.from_parts(_file_side_parts(dataset, FileRef(source.location), source.kind, cells_per_pert))
+    # Predicted cells are scored in their data's float type, as cell-eval scores a submission; a table, like the
+    # built-in models whose pseudobulks it holds, in float64.
+    return (real, pred) if source.kind == "cells" else (replace(real, dtype=pred.dtype), pred)
+
+
+def source_inputs(dataset: Dataset, source: PredictionSource) -> MetricInputs:
+    """The metric arrays of ``source`` against the real data, DE included, rows aligned by name."""
+    return inputs_of(*sides(dataset, source))
+
+
+def sweep_profiles(dataset: Dataset, source: PredictionSource) -> tuple[Profiles, Profiles]:
+    """Real and predicted pseudobulks (log1p) for the output-scale sweep, rows of the evaluated perturbations.
+
+    A model's prediction is its pseudobulk against the dataset's profiles; a file's, the pseudobulk of its side
+    (a table: as given, its control row or the real control) against the real side's.
+    """
+    if source.is_model:
+        real = dataset.profiles.subset(split_perts(dataset, "test"))
+        return real, train_predict(dataset, source.location)
+    real, pred = sides(dataset, source)
+    if source.kind == "table":
+        table, has_control = read_table(Path(source.location), genes=dataset.profiles.genes,
+                                        pert_col=dataset.pert_col, control=dataset.control)  # fmt: skip
+        control = table.control if has_control else dataset.profiles.control
+        return real.profiles, Profiles(table.means, control, table.perts, table.genes, table.n_cells)
+    return real.profiles, pred.profiles
+
+
+def n_cells(dataset: Dataset, source: PredictionSource, *, cells_per_pert: int = 100) -> np.ndarray:
+    """Predicted cells per evaluated perturbation (a table's: the cells it is expanded to)."""
+    _, pred = sides(dataset, source, cells_per_pert=cells_per_pert)
+    return pred.profiles.n_cells
