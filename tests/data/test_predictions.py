@@ -79,5 +79,5 @@ def test_bad_tables_are_refused_with_one_message(case, profiles, dataset, tmp_pa
 
 def test_other_file_types_are_refused(tmp_path):
     (tmp_path / "p.txt").write_text("x")
-    with pytest.raises(ValueError, match="a .h5ad of predicted cells or a .csv / .parquet / .h5ad pseudobulk table"):
+    with pytest.raises(ValueError, match=r"a \.h5ad of predicted cells or a \.csv / \.parquet / \.h5ad pseudobulk"):
         prediction_kind(tmp_path / "p.txt")
