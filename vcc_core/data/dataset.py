@@ -22,13 +22,13 @@ from vcc_core.data.normalize import Space
 from vcc_core.data.pseudobulk import Profiles, pseudobulk
 from vcc_core.data.simulate import PRESETS, preset_file, simulate
 from vcc_core.data.simulate import VERSION as SIM_VERSION
-from vcc_core.data.splits import split_perturbations
+from vcc_core.data.splits import split_perturbations, splits_from_obs
 from vcc_core.data.summary import DatasetSummary, knockdown, summarize
-from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE, UNS_TRUTH
+from vcc_core.keys import CONTROL, PERT_COL, SPLIT_COL, UNS_SPACE, UNS_TRUTH
 
 PERT_COL_GUESSES = (PERT_COL, "condition", "perturbation", "gene", "target", "guide_target")
 CONTROL_GUESSES = (CONTROL, "control", "ctrl", "NT", "non_targeting", "NTC")
-VERSION = "1"
+VERSION = "2"
 """Bumped when opening the same input gives a different dataset (normalisation, split, ...): cached results go stale."""
 
 
@@ -155,7 +155,10 @@ def _derived(key: str, cells: _Cells, *, pert_col: str | None, control: str | No
     space = cells.space
     profiles = pseudobulk(adata, pert_col=pert_col, control=control, space=space)
     summary = summarize(adata, space=space, pert_col=pert_col, control=control)
-    splits = split_perturbations(profiles.perts, effect=_effect_size(adata, profiles), seed=seed)
+    if SPLIT_COL in adata.obs.columns:
+        splits = splits_from_obs(adata.obs, pert_col=pert_col, control=control, perts=profiles.perts)
+    else:
+        splits = split_perturbations(profiles.perts, effect=_effect_size(adata, profiles), seed=seed)
     return {
         "space": space,
         "pert_col": pert_col,

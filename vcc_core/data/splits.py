@@ -49,3 +49,36 @@ def _quota(n: int, fractions: np.ndarray) -> np.ndarray:
     quota = np.floor(raw).astype(int)
     quota[np.argsort(raw - quota)[::-1][: n - quota.sum()]] += 1
     return quota
+
+
+def splits_from_obs(obs: pd.DataFrame, *, pert_col: str, control: str, perts) -> pd.Series:
+    """The split each perturbation is given in ``obs[SPLIT_COL]`` (a dataset that brings its own), as
+    :func:`split_perturbations` returns it.
+
+    Raises
+    ------
+    ValueError
+        A value other than train / val / test, a perturbation whose cells disagree, or one without a value.
+    """
+    labels = obs[pert_col].astype(str)
+    given = obs.loc[(labels != control).to_numpy(), SPLIT_COL]
+    values = given.astype(str).where(given.notna())
+    bad = sorted(set(values.dropna()) - set(SPLITS))
+    if bad:
+        msg = f"obs[{SPLIT_COL!r}] holds {', '.join(map(repr, bad[:5]))}; use train, val or test (or drop the column)"
+        raise ValueError(msg)
+    per_pert = values.groupby(labels[values.index].to_numpy()).agg(["nunique", "first", "size", "count"])
+    mixed = per_pert.index[per_pert["nunique"] > 1]
+    if len(mixed):
+        msg = (
+            f"obs[{SPLIT_COL!r}] gives {len(mixed)} perturbation(s) more than one split ({', '.join(mixed[:5])}); "
+            "split perturbations, not cells"
+        )
+        raise ValueError(msg)
+    missing = per_pert.index[per_pert["count"] < per_pert["size"]]
+    if len(missing):
+        msg = f"obs[{SPLIT_COL!r}] has no value for cells of {', '.join(missing[:5])}; give every cell its split"
+        raise ValueError(msg)
+    split = per_pert["first"].reindex(pd.Index(np.asarray(perts, dtype=object).astype(str)))
+    return pd.Series(split.to_numpy(object), index=pd.Index(np.asarray(perts, dtype=object), name="perturbation"),
+                     name=SPLIT_COL)  # fmt: skip
