@@ -18,6 +18,7 @@ pages = [
     st.Page("app_pages/sweep.py", title="Scaling sweep", icon=":material/tune:"),
     st.Page("app_pages/ceiling.py", title="DES noise ceiling", icon=":material/vertical_align_top:"),
     st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+    st.Page("app_pages/compare.py", title="A against B", icon=":material/compare_arrows:"),
     st.Page("app_pages/byo.py", title="Bring your own", icon=":material/upload_file:"),
 ]
 navigation = st.navigation(pages)

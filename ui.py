@@ -15,23 +15,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from vcc_core.analyses.sweep import SCALES
-from vcc_core.analyses.sweep_runs import ModelSweep, des_sweep, model_sweep
+from vcc_core.analyses.sweep_runs import ModelSweep, des_sweep, source_sweep
 from vcc_core.data.dataset import Dataset, open_dataset
+from vcc_core.data.predictions import SUFFIXES, file_genes
+from vcc_core.data.registered import Registered, register, registered, remove
 from vcc_core.evaluation.loop import per_perturbation
-from vcc_core.evaluation.sides import model_inputs
+from vcc_core.evaluation.sources import PredictionSource, source_inputs
 from vcc_core.metrics import MetricInputs
+from vcc_core.models import model_options
 from vcc_core.progress import Progress
 
 ROOT = Path(__file__).resolve().parent
 BUILTIN = {"Synthetic screen (60 perturbations, 2,000 genes)": "small", "Tiny synthetic (12 perturbations)": "tiny"}
 REGISTERED, SELECT = "registered_datasets", "select_dataset"  # session keys of datasets added by a page
-CHOICE, PREDICTIONS = "dataset_choice", "byo_predictions"  # session keys: the frame's choice, uploaded predictions
+CHOICE, PRIVATE = "dataset_choice", "private_predictions"  # session keys: the frame's choice, private uploads
 
 
 def data_dirs() -> list[Path]:
@@ -123,46 +125,142 @@ def progress_bar() -> Iterator[Progress]:
         bar.empty()
 
 
-@dataclass(frozen=True)
-class Predictions:
-    """A user's predicted cells, checked against one dataset and cut to its test perturbations and controls."""
-
-    name: str
-    dataset: str
-    """Fingerprint of the dataset they were checked against."""
-    adata: ad.AnnData
+def _stamp(source: PredictionSource) -> tuple:
+    """What identifies a source's content in this process: a file's size and modification time."""
+    if source.is_model:
+        return ()
+    stat = Path(source.location).stat()
+    return (stat.st_size, stat.st_mtime_ns)
 
 
-def predictions_for(data: Dataset) -> Predictions | None:
-    """This session's uploaded predictions if they were checked against ``data``; None otherwise."""
-    byo = st.session_state.get(PREDICTIONS)
-    return byo if byo is not None and byo.dataset == data.fingerprint else None
+@st.cache_data(max_entries=256, show_spinner=False)
+def _genes_match(path: str, stamp: tuple, fingerprint: str, _genes) -> bool:
+    try:
+        return set(file_genes(path)) == set(map(str, _genes))
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def folder_predictions(data: Dataset) -> list[PredictionSource]:
+    """Files in the data folders whose genes are the dataset's (its own file left out), offered by file name."""
+    own = {str(Path(p).resolve()) for p in local_files().values() if Path(p).name == data.name}
+    found = []
+    for folder in data_dirs():
+        for path in sorted(p for suffix in SUFFIXES for p in folder.glob(f"*{suffix}")):
+            stat = path.stat()
+            if str(path.resolve()) in own or not _genes_match(
+                str(path), (stat.st_size, stat.st_mtime_ns), data.fingerprint, data.profiles.genes
+            ):
+                continue
+            try:
+                found.append(PredictionSource.file(path))
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+def prediction_sources(data: Dataset) -> dict[str, PredictionSource]:
+    """Every prediction the pickers offer, by name: the built-in models, the files registered for the dataset (kept
+    on disk for every session), this session's private uploads and the matching files of the data folders."""
+    files = [PredictionSource.file(e.path, kind=e.kind, name=e.name) for e in registered(data.fingerprint)]
+    files += st.session_state.get(PRIVATE, {}).get(data.fingerprint, [])
+    files += folder_predictions(data)
+    out = {m: PredictionSource.model(m) for m in model_options()}
+    for source in files:
+        name = source.name if source.name not in out else f"{source.name} ({Path(source.location).parent.name})"
+        out.setdefault(name, PredictionSource(name, source.kind, source.location))
+    return out
+
+
+def prediction_picker(data: Dataset, *, key: str, default: str = "ridge", url: str | None = None) -> PredictionSource:
+    """One prediction (a model or a file) picked in a selectbox; with ``url``, kept in that query parameter."""
+    sources = prediction_sources(data)
+    names = list(sources)
+    wanted = st.query_params.get(url, default) if url else default
+    index = names.index(wanted) if wanted in names else names.index(default) if default in names else 0
+    name = st.selectbox("Prediction", names, index=index, key=key, format_func=lambda n: sources[n].label)
+    if url:
+        st.query_params[url] = name
+    return sources[name]
+
+
+def predictions_picker(data: Dataset, *, key: str, default: list[str]) -> list[PredictionSource]:
+    """Several predictions (models and files) picked in a multiselect; files are offered beside the models."""
+    sources = prediction_sources(data)
+    chosen = st.multiselect(
+        "Predictions", list(sources), default=[d for d in default if d in sources], key=key,
+        format_func=lambda n: sources[n].label,
+    )  # fmt: skip
+    return [sources[n] for n in chosen]
+
+
+def keep_private(data: Dataset, source: PredictionSource) -> None:
+    """Offer ``source`` (a file in this session's private folder) to this session only."""
+    kept = st.session_state.setdefault(PRIVATE, {}).setdefault(data.fingerprint, [])
+    kept[:] = [s for s in kept if s.name != source.name] + [source]
+
+
+def add_prediction(data: Dataset, path: Path, *, shared: bool) -> tuple[PredictionSource, int]:
+    """Check the prediction file at ``path`` against ``data`` (its sides are computed and cached on disk), then keep
+    it: registered for every session (copied into the managed folder), or for this session only.
+
+    Returns the source and the number of perturbations it is scored on; raises ``ValueError`` (nothing kept) when
+    the file does not fit the data.
+    """
+    source = PredictionSource.file(path)
+    n_perts = len(scored(data, source).metrics)
+    if shared:
+        entry = register(path, name=source.name, kind=source.kind, dataset_key=data.fingerprint)
+        source = PredictionSource.file(entry.path, kind=entry.kind, name=entry.name)
+    else:
+        keep_private(data, source)
+    return source, n_perts
+
+
+def registered_predictions(data: Dataset) -> list[Registered]:
+    """The files registered for ``data`` (every session sees them)."""
+    return registered(data.fingerprint)
+
+
+def remove_prediction(data: Dataset, name: str) -> None:
+    """Forget a registered file for every session."""
+    remove(data.fingerprint, name)
 
 
 @dataclass(frozen=True)
 class Scored:
-    """A model's aligned real and predicted arrays (DE included) and every metric per test perturbation."""
+    """A prediction's aligned real and predicted arrays (DE included) and every metric per perturbation."""
 
     inputs: MetricInputs
     metrics: pd.DataFrame
 
 
-@st.cache_resource(show_spinner="Training (cached), expanding to cells, DE of both sides…", max_entries=16)
-def scored_model(fingerprint: str, model: str, _data: Dataset) -> Scored:
-    """:class:`Scored` of ``model`` on the dataset with ``fingerprint`` (``_data``: that dataset, not hashed)."""
-    inputs = model_inputs(_data, model)
+@st.cache_resource(
+    show_spinner="Sides of the prediction: expanding to cells, DE of both sides (cached)…", max_entries=16
+)
+def _scored(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dataset) -> Scored:
+    inputs = source_inputs(_data, source)
     return Scored(inputs, per_perturbation(inputs, profile="full"))
 
 
-@st.cache_resource(show_spinner="Training (cached) and sweeping the scale…", max_entries=32)
-def swept_model(fingerprint: str, model: str, _data: Dataset) -> ModelSweep:
-    """:func:`~vcc_core.analyses.sweep_runs.model_sweep` over the dashboard's grid."""
-    return model_sweep(_data, model, scales=SCALES)
+def scored(data: Dataset, source: PredictionSource) -> Scored:
+    """:class:`Scored` of ``source`` on ``data``, held once per process (and its sides on disk)."""
+    return _scored(data.fingerprint, source, _stamp(source), data)
+
+
+@st.cache_resource(show_spinner="Sweeping the output scale…", max_entries=32)
+def _swept(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dataset) -> ModelSweep:
+    return source_sweep(_data, source, scales=SCALES)
+
+
+def swept(data: Dataset, source: PredictionSource) -> ModelSweep:
+    """:func:`~vcc_core.analyses.sweep_runs.source_sweep` over the dashboard's grid."""
+    return _swept(data.fingerprint, source, _stamp(source), data)
 
 
 @st.cache_resource(show_spinner="Expanding to cells and running a Wilcoxon DE per scale…", max_entries=32)
 def des_along(fingerprint: str, model: str, _data: Dataset, scales: tuple):
-    """:func:`~vcc_core.analyses.sweep_runs.des_sweep` at ``scales``."""
+    """:func:`~vcc_core.analyses.sweep_runs.des_sweep` of a built-in model at ``scales``."""
     return des_sweep(_data, model, scales=np.array(scales))
 
 

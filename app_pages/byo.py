@@ -1,13 +1,11 @@
-"""Bring your own: a dataset for every page, and predictions for the Leaderboard."""
+"""Bring your own: a dataset for every page, and predictions (cells or a pseudobulk table) for every page."""
 
 from pathlib import Path
 
 import streamlit as st
 
 import ui
-from vcc_core.data.io import load_predictions
 from vcc_core.data.uploads import MB, check_upload_size, confine_path, max_upload_bytes
-from vcc_core.evaluation.sides import predicted_test_cells
 
 
 def chosen_file(upload, typed: str) -> Path | None:
@@ -20,11 +18,14 @@ def chosen_file(upload, typed: str) -> Path | None:
     return confine_path(typed.strip(), ui.data_dirs()) if typed.strip() else None
 
 
-def file_form(kind: str, help_text: str) -> tuple[Path | None, bool]:
+def file_form(kind: str, help_text: str, types: tuple[str, ...] = ("h5ad",), extra=None) -> tuple[Path | None, bool]:
     """Upload box, path box and submit button in one form: the submitted file's path and whether it was uploaded."""
     with st.form(f"{kind}_form"):
-        upload = st.file_uploader(f"{kind.capitalize()} (.h5ad)", type=["h5ad"], key=f"{kind}_upload", help=help_text)
+        label = f"{kind.capitalize()} ({', '.join('.' + t for t in types)})"
+        upload = st.file_uploader(label, type=list(types), key=f"{kind}_upload", help=help_text)
         typed = st.text_input("…or the path of a file in a data folder", key=f"{kind}_path")
+        if extra is not None:
+            extra()
         if not st.form_submit_button(f"Load {kind}"):
             return None, False
     path = chosen_file(upload, typed)
@@ -59,17 +60,30 @@ st.subheader("Predictions")
 if data is None:
     st.info("Load a dataset first: predictions are checked against it.")
     st.stop()
-st.caption(f"Predicted cells of the test perturbations of **{data.name}**, control cells included, the same genes.")
+st.caption(
+    f"Predicted cells (a VCC submission: control cells included, counts or log1p) or a pseudobulk table "
+    f"(perturbations x genes of log1p means, a `{data.control}` row optional) of perturbations of **{data.name}**, "
+    "with its genes. Scored on the perturbations it predicts, on every page."
+)
+scopes = ["every session of this server (kept on disk)", "this session only (private)"]
 try:
-    path, _ = file_form("predictions", "Scored on the Leaderboard page against the real test cells")
+    path, uploaded = file_form(
+        "predictions", "Browsable on every page once loaded", ("h5ad", "csv", "parquet"),
+        extra=lambda: st.radio("Keep for", scopes, key="predictions_scope", horizontal=True),
+    )  # fmt: skip
     if path is not None:
-        pred, space = load_predictions(path, real=data.adata, pert_col=data.pert_col, control=data.control)
-        pred = predicted_test_cells(data, pred)
-        st.session_state[ui.PREDICTIONS] = ui.Predictions(path.name, data.fingerprint, pred)
-        st.success(f"Loaded {path.name}: {pred.n_obs:,} cells ({space}). See the Leaderboard page.")
-except (ValueError, FileNotFoundError) as err:
+        shared = st.session_state.get("predictions_scope", scopes[0]) == scopes[0]
+        with st.spinner(f"Checking {path.name} against {data.name}: reading, DE of both sides…"):
+            source, n_perts = ui.add_prediction(data, path, shared=shared)
+        where = "for every session of this server" if shared else "for this session only"
+        st.success(f"Loaded {source.label}: {n_perts} perturbations, kept {where}. Pick it on any page.")
+except (ValueError, OSError) as err:
     st.error(f"Could not use this file: {err}")
 
-if byo := st.session_state.get(ui.PREDICTIONS):
-    st.write(f"Predictions in use: `{byo.name}`, {byo.adata.n_obs:,} cells.")
-    st.page_link("app_pages/leaderboard.py", label="Open the Leaderboard", icon=":material/leaderboard:")
+for entry in ui.registered_predictions(data):
+    left, right = st.columns([4, 1])
+    left.write(f"`{entry.name}` ({entry.kind}, {entry.bytes / MB:,.1f} MB), kept for every session")
+    if right.button("Remove", key=f"remove_{entry.name}"):
+        ui.remove_prediction(data, entry.name)
+        st.rerun()
+st.page_link("app_pages/explorer.py", label="Open the Perturbation explorer", icon=":material/biotech:")

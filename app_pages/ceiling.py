@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from vcc_core.analyses.ceiling import ceiling
+from vcc_core.analyses.ceiling import against_replicate, ceiling
 from vcc_core.metrics import VCC_METRICS
 from vcc_core.plots import ceiling as plots
 from vcc_core.plots.style import AXIS_LABELS
@@ -49,6 +49,22 @@ with right:
     ui.download_figure(fig, "des_ceiling_seeds")
 st.download_button("Per perturbation (CSV)", table.to_csv(), "ceiling_per_perturbation.csv", "text/csv")
 st.download_button("Per seed (CSV)", result.per_seed.to_csv(index=False), "ceiling_per_seed.csv", "text/csv")
+
+st.subheader("A prediction against the ceiling")
+source = ui.prediction_picker(data, key="ceiling_prediction", default="ridge")
+try:
+    versus = against_replicate(result, ui.scored(data, source).metrics)
+except ValueError as err:
+    st.error(f"Could not score {source.name}: {err}")
+    versus = None
+if versus is not None and versus.empty:
+    st.info(f"{source.name} predicts none of these perturbations; pick 'all' above, or another prediction.")
+elif versus is not None:
+    share = versus["share_of_replicate"].median()
+    st.caption(f"Median DES of {source.name} over the replicate's, per perturbation: {share:.2f}.")
+    fig = plots.against_replicate(versus, name=source.name)
+    st.plotly_chart(fig, key="prediction_vs_ceiling")
+    st.download_button("Prediction vs ceiling (CSV)", versus.to_csv(), "prediction_vs_ceiling.csv", "text/csv")
 
 st.subheader("Calls that do not replicate")
 st.caption(

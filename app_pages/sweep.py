@@ -1,4 +1,4 @@
-"""Scaling sweep: every metric as the predicted deltas are multiplied by s (prediction = control + s · Δ)."""
+"""Scaling sweep: every metric as a prediction's deltas (a model's or a file's) are multiplied by s."""
 
 import numpy as np
 import pandas as pd
@@ -7,23 +7,24 @@ import streamlit as st
 import ui
 from vcc_core.analyses.sweep import DES_SCALES, SCALES, SWEEP_METRICS
 from vcc_core.analyses.sweep_runs import scores_along
-from vcc_core.models import REGISTRY
+from vcc_core.evaluation.sources import PredictionSource
 from vcc_core.plots import sweep as plots
 from vcc_core.plots.style import METRIC_LABELS
 
 data = ui.page("Scaling sweep")
 st.caption(
-    "Each model's test-split prediction is rescaled around its control, **control + s · Δ**, for 26 scales from "
-    "0.05 to 100, and scored on pseudobulks (not expanded to cells, so values at s = 1 can differ slightly from "
-    "the Models page). L1/L2 PDS drift between two exact limits as s grows while MAE has a finite optimum; "
-    "cosine PDS, sign-cosine PDS and Pearson delta see only directions and stay flat."
+    "Each prediction is rescaled around its own control, **control + s · Δ**, for 26 scales from 0.05 to 100, and "
+    "scored on pseudobulks (not expanded to cells, so values at s = 1 can differ slightly from the Models page); a "
+    "model on the test split, a file on the perturbations it predicts. L1/L2 PDS drift between two exact limits as "
+    "s grows while MAE has a finite optimum; cosine PDS, sign-cosine PDS and Pearson delta see only directions and "
+    "stay flat."
 )
-models = st.multiselect("Models", list(REGISTRY), default=["ridge"], key="sweep_models")
-if not models:
-    st.info("Pick at least one model.")
+sources = ui.predictions_picker(data, key="sweep_models", default=["ridge"])
+if not sources:
+    st.info("Pick at least one prediction.")
     st.stop()
 try:
-    runs = {m: ui.swept_model(data.fingerprint, m, data) for m in models}
+    runs = {s.name: ui.swept(data, s) for s in sources}
 except ValueError as err:
     st.error(f"Could not sweep: {err}")
     st.stop()
@@ -78,9 +79,11 @@ st.subheader("Metrics at one scale")
 at_scale()
 
 st.subheader("DES and the VCC 2025 score")
-if st.toggle("Compute DES on a coarse grid (a Wilcoxon DE of expanded predicted cells per scale)", key="sweep_des"):
+models = [s.name for s in sources if s.is_model]
+toggle = "Compute DES on a coarse grid (a Wilcoxon DE of expanded predicted cells per scale; built-in models)"
+if st.toggle(toggle, key="sweep_des") and models:
     coarse = tuple(DES_SCALES)
-    base_curves = ui.swept_model(data.fingerprint, "mean_baseline", data).sweep.curves()
+    base_curves = ui.swept(data, PredictionSource.model("mean_baseline")).sweep.curves()
     base_des = ui.des_along(data.fingerprint, "mean_baseline", data, (1.0,))
     des = {m: ui.des_along(data.fingerprint, m, data, coarse) for m in models}
     scores = {m: scores_along(curves[m], des[m], baseline_curves=base_curves, baseline_des=base_des) for m in models}

@@ -69,19 +69,23 @@ def test_uploaded_predictions_reach_the_leaderboard(folder):
     at.button[1].click().run()
     assert not at.exception
     assert not at.error
-    assert at.success[0].value.startswith("Loaded my_model.h5ad:")
-    assert (Path(at.session_state["tmpdir"]) / "my_model.h5ad").is_file()  # the session's private folder
+    assert at.success[0].value.startswith(
+        "Loaded my_model.h5ad (predicted cells): 12 perturbations, kept for every session of this server."
+    )
+    assert (Path(at.session_state["tmpdir"]) / "my_model.h5ad").is_file()  # the upload, then its registered copy
+    assert any("`my_model.h5ad` (cells" in m.value for m in at.markdown)
 
     at.switch_page("app_pages/leaderboard.py").run()
     assert not at.exception
     assert not at.error
     assert [w.value for w in at.warning] == [
-        "kernel_ridge cannot run on this dataset and is left out: no external screen: kernel_ridge needs a "
+        "kernel_ridge cannot be scored on this dataset and is left out: no external screen: kernel_ridge needs a "
         "perturbations x genes table of deltas from another context"
     ]
     scores = at.dataframe[0].value
-    assert "uploaded: my_model.h5ad" in scores.index
-    assert scores.loc["uploaded: my_model.h5ad", "vcc2025"] > 0
+    assert "my_model.h5ad" in scores.index
+    assert scores.loc["my_model.h5ad", "vcc2025"] > 0
+    assert scores.loc["my_model.h5ad", "perturbations"] == 12
 
 
 def test_bad_predictions_and_oversized_uploads_keep_what_was_loaded(folder, monkeypatch):
@@ -90,14 +94,18 @@ def test_bad_predictions_and_oversized_uploads_keep_what_was_loaded(folder, monk
     assert not at.error
     at = _submit(at, "predictions", folder / "one_gene_short.h5ad")
     assert at.error[0].value.startswith("Could not use this file: predictions and data have different genes")
-    assert at.session_state["byo_predictions"].name == "pred.h5ad"
+    assert _kept(at) == ["pred.h5ad"]
 
     monkeypatch.setenv("VCC_MAX_UPLOAD_MB", "0.01")
     at.file_uploader(key="predictions_upload").upload("big.h5ad", (folder / "pred.h5ad").read_bytes())
     at.button[1].click().run()
     assert "over the limit of 0.01 MB" in at.error[0].value
-    assert at.session_state["byo_predictions"].name == "pred.h5ad"
-    assert at.markdown[-1].value == "Predictions in use: `pred.h5ad`, 460 cells."
+    assert _kept(at) == ["pred.h5ad"]
+
+
+def _kept(at: AppTest) -> list[str]:
+    """The registered predictions the page lists."""
+    return [m.value.split("`")[1] for m in at.markdown if "kept for every session" in m.value]
 
 
 def test_an_uploaded_dataset_joins_the_picker(folder):

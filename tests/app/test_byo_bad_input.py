@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ui
 from tests.app.apptest import run_page
 from tests.evaluation.test_bad_input import CATALOGUE, build_case, data_side, write_h5ad
 from vcc_core.data.uploads import MB, check_upload_size
@@ -49,6 +50,8 @@ def _byo() -> AppTest:
 
 def _upload(at: AppTest, kind: str, path: Path) -> AppTest:
     at.file_uploader(key=f"{kind}_upload").upload(path.name, path.read_bytes())
+    if kind == "predictions":  # kept in this session only: other tests register files for the same dataset
+        at.radio(key="predictions_scope").set_value(at.radio(key="predictions_scope").options[1])
     return at.button[0 if kind == "dataset" else 1].click().run()
 
 
@@ -84,7 +87,7 @@ def test_bad_predictions_upload_shows_the_message_and_keeps_the_predictions(case
     assert not at.error
     at = _upload(at, "predictions", _as_path(pred, tmp_path / "pred.h5ad"))
     _shown(at, pattern)
-    assert at.session_state["byo_predictions"].name == "good.h5ad"
+    assert [s.name for kept in at.session_state[ui.PRIVATE].values() for s in kept] == ["good.h5ad"]
 
 
 def test_oversized_upload_is_refused_before_it_is_written(tiny, tmp_path, folder, monkeypatch):

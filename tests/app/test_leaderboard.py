@@ -7,6 +7,7 @@ import ui
 from tests.app.apptest import app_page, chart, values
 from vcc_core.data.dataset import open_dataset
 from vcc_core.evaluation.leaderboard import compare
+from vcc_core.evaluation.sources import PredictionSource
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.models.training import train_predict
 
@@ -48,16 +49,17 @@ def test_leaderboard_scores_every_model_and_marks_what_clipping_hides(board):
     assert "vcc2026_style" not in at.dataframe[0].value.columns
 
 
-def test_leaderboard_includes_predictions_loaded_elsewhere(dataset, board):
-    cells = to_submission(train_predict(dataset, "ridge"), dataset)
+def test_leaderboard_includes_predictions_loaded_elsewhere(dataset, board, tmp_path):
+    to_submission(train_predict(dataset, "ridge"), dataset).write_h5ad(tmp_path / "ridge.h5ad")
     at = app_page("leaderboard.py")
-    at.session_state[ui.PREDICTIONS] = ui.Predictions("ridge.h5ad", dataset.fingerprint, cells)
+    at.session_state[ui.PRIVATE] = {dataset.fingerprint: [PredictionSource.file(tmp_path / "ridge.h5ad")]}
     at.run()
     assert not at.exception
     assert not at.error
     metrics = at.dataframe[1].value
     np.testing.assert_allclose(
-        metrics["uploaded: ridge.h5ad"].to_numpy(), board.loc["ridge", metrics.index].to_numpy(), rtol=1e-6
+        metrics["ridge.h5ad"].to_numpy(), board.loc["ridge", metrics.index].to_numpy(), rtol=1e-6
     )
-    at.checkbox(key="lb_byo").uncheck().run()
-    assert "uploaded: ridge.h5ad" not in at.dataframe[0].value.index
+    assert at.dataframe[0].value.loc["ridge.h5ad", "perturbations"] == 4
+    at.multiselect(key="lb_models").set_value(["ridge"]).run()
+    assert "ridge.h5ad" not in at.dataframe[0].value.index

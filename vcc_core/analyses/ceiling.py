@@ -232,3 +232,14 @@ __all__ = [
     "real_effects",
     "seed_tables",
 ]
+
+
+def against_replicate(result: Ceiling, metrics: pd.DataFrame, *, metric: str = "overlap_at_N") -> pd.DataFrame:
+    """A prediction's ``metric`` per perturbation (``metrics``: one row per perturbation) beside the replicate's
+    (mean over seeds), for the perturbations both have: columns ``replicate``, ``prediction`` and their ratio
+    ``share_of_replicate`` (NaN where the replicate is 0)."""
+    replicate = result.per_perturbation()[metric].rename("replicate")
+    frame = pd.concat([replicate, metrics[metric].rename("prediction")], axis=1, join="inner").astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["share_of_replicate"] = np.where(frame["replicate"] > 0, frame["prediction"] / frame["replicate"], np.nan)
+    return frame.rename_axis("perturbation")

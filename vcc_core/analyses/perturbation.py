@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vcc_core.metrics import MetricInputs
+from vcc_core.metrics import MetricInputs, best_value
 
 
 def de_status(real_fdr: np.ndarray, pred_fdr: np.ndarray, *, alpha: float = 0.05) -> np.ndarray:
@@ -42,3 +42,26 @@ def target_knockdown(inputs: MetricInputs, perts) -> pd.DataFrame:
             "predicted": [lfc(inputs.pred_lfc, rows[p]) for p in perts],
         }
     )
+
+
+def overview(inputs: MetricInputs, metrics: pd.DataFrame, *, metric: str) -> pd.DataFrame:
+    """Every evaluated perturbation ranked by ``metric`` (best first, by the registry's best value), with its real
+    effect size ``effect_l2`` (‖Δ‖₂ over genes) and the real and predicted log2 fold change of its target."""
+    knock = target_knockdown(inputs, [str(p) for p in inputs.perts]).set_index("perturbation")
+    frame = pd.DataFrame(
+        {
+            "perturbation": [str(p) for p in inputs.perts],
+            metric: metrics.loc[[str(p) for p in inputs.perts], metric].to_numpy(np.float64),
+            "effect_l2": np.linalg.norm(np.asarray(inputs.real_delta, np.float64), axis=1),
+            "target_log2fc_real": knock["real"].to_numpy(),
+            "target_log2fc_pred": knock["predicted"].to_numpy(),
+        }
+    )
+    ascending = best_value(metric) == "zero"
+    return frame.sort_values(metric, ascending=ascending, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def unmeasured_targets(inputs: MetricInputs, perts) -> list[str]:
+    """The perturbations among ``perts`` whose target gene is not among the measured genes."""
+    rows = {str(p): i for i, p in enumerate(inputs.perts)}
+    return [str(p) for p in perts if inputs.target_cols[rows[str(p)]] < 0]

@@ -11,12 +11,13 @@ import pandas as pd
 
 from vcc_core.analyses.sweep import Sweep, mae_optimal_scale, pds_limits, scale_sweep
 from vcc_core.cache import cached
-from vcc_core.data.dataset import Dataset, split_perts
+from vcc_core.data.dataset import Dataset
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.de.wilcoxon import de_from_anndata
 from vcc_core.evaluation.loop import positions, reindex_profiles
 from vcc_core.evaluation.scoring import score_vcc2025
 from vcc_core.evaluation.sides import real_side
+from vcc_core.evaluation.sources import PredictionSource, sweep_profiles
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.metrics import target_columns
 from vcc_core.metrics.de_metrics import overlap_score, significant
@@ -42,15 +43,14 @@ class ModelSweep:
     mae_optimum: float
 
 
-def model_sweep(dataset: Dataset, model: str, *, scales: np.ndarray) -> ModelSweep:
-    """Sweep of ``model``'s test-split predictions (trained and cached by
-    :func:`~vcc_core.models.training.train_predict`).
+def source_sweep(dataset: Dataset, source: PredictionSource, *, scales: np.ndarray) -> ModelSweep:
+    """Sweep of a prediction's deltas around its own control over ``scales``, on its evaluated perturbations.
 
-    Pseudobulk level: the prediction is not expanded to cells, so values at ``s = 1`` can differ slightly from the
-    Models page, which scores predicted cells clipped at 0.
+    Pseudobulk level (:func:`~vcc_core.evaluation.sources.sweep_profiles`): a model's or a table's prediction is
+    not expanded to cells, so values at ``s = 1`` can differ slightly from the Models page, which scores predicted
+    cells clipped at 0.
     """
-    real = dataset.profiles.subset(split_perts(dataset, "test"))
-    pred = train_predict(dataset, model)
+    real, pred = sweep_profiles(dataset, source)
     pred = reindex_profiles(pred, real.perts, real.genes)
     t = target_columns(real.perts, real.genes)
     sweep = scale_sweep(
@@ -64,6 +64,11 @@ def model_sweep(dataset: Dataset, model: str, *, scales: np.ndarray) -> ModelSwe
     )
     limits = pds_limits(real.delta, pred.delta, target_cols=t)
     return ModelSweep(sweep, limits, mae_optimal_scale(real.delta, pred.delta))
+
+
+def model_sweep(dataset: Dataset, model: str, *, scales: np.ndarray) -> ModelSweep:
+    """:func:`source_sweep` of a built-in model's test-split prediction (trained and cached)."""
+    return source_sweep(dataset, PredictionSource.model(model), scales=scales)
 
 
 @cached("des_sweep", version="1")

@@ -29,8 +29,8 @@ LOG1P_MAX = 25.0
 
 
 def prediction_kind(path: str | Path, *, pert_col: str = PERT_COL, control: str = CONTROL) -> Kind:
-    """``"table"`` for ``.csv`` / ``.parquet`` and for an ``.h5ad`` with one row per perturbation and no control
-    cells; ``"cells"`` for an ``.h5ad`` of predicted cells. Raises ``ValueError`` for other file types."""
+    """``"table"`` for ``.csv`` / ``.parquet`` and for an ``.h5ad`` with one row per label (perturbations and an
+    optional control row); ``"cells"`` for an ``.h5ad`` of predicted cells. Raises ``ValueError`` for other files."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
@@ -40,10 +40,11 @@ def prediction_kind(path: str | Path, *, pert_col: str = PERT_COL, control: str 
         raise ValueError(msg)
     adata = read_h5ad(path, backed=True)
     try:
-        if pert_col not in adata.obs.columns:
-            return "table"
-        labels = adata.obs[pert_col].astype(str)
-        return "cells" if labels.duplicated().any() or (labels == control).any() else "table"
+        if adata.n_obs == 0:
+            return "cells"
+        labels = adata.obs[pert_col].astype(str) if pert_col in adata.obs.columns else adata.obs_names.to_series()
+        # Predicted cells hold at least two cells a group (a Wilcoxon test needs them); a table, one row each.
+        return "cells" if labels.duplicated().any() else "table"
     finally:
         adata.file.close()
 
@@ -169,3 +170,21 @@ def as_anndata_table(profiles: Profiles, *, control: str = CONTROL) -> ad.AnnDat
     rows = np.vstack([profiles.control[None, :], profiles.means]).astype(np.float32)
     obs = pd.DataFrame(index=pd.Index([control, *map(str, profiles.perts)]))
     return ad.AnnData(X=rows, obs=obs, var=pd.DataFrame(index=pd.Index(profiles.genes.astype(str))))
+
+
+def file_genes(path: str | Path) -> pd.Index:
+    """The genes of a prediction file, read from its header (an ``.h5ad``'s ``var`` index, a table's columns)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(path, index_col=0, nrows=0).columns.astype(str)
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+        return pd.Index([n for n in names[1:] if not n.startswith("__index_level_")]).astype(str)
+    adata = read_h5ad(path, backed=True)
+    try:
+        return pd.Index(adata.var_names).astype(str)
+    finally:
+        adata.file.close()

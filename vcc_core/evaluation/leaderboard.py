@@ -17,6 +17,7 @@ from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.scoring import average_rank, score_replicate_scaled, score_vcc2025
 from vcc_core.evaluation.sides import model_inputs, predicted_test_cells
+from vcc_core.evaluation.sources import source_inputs
 from vcc_core.metrics import VCC_METRICS
 from vcc_core.progress import Progress, reporter
 
@@ -122,3 +123,27 @@ def compare_available(
     report(1.0, "done")
     table = pd.concat(rows) if rows else pd.DataFrame(index=pd.Index([], name="model"))
     return table, failed
+
+
+def compare_sources(
+    dataset: Dataset, sources, *, profile: str = "full", progress: Progress | None = None
+) -> tuple[pd.DataFrame, pd.Series, dict[str, str]]:
+    """Mean of every metric per prediction source (rows: their names), the perturbations each is scored on, and
+    the error message of each source that cannot be scored (a model that cannot run, a file that does not fit).
+
+    A built-in model is scored on the test split, a file on the perturbations it predicts
+    (:func:`~vcc_core.evaluation.sources.source_inputs`), so rows with different counts compare different sets.
+    """
+    report = reporter(progress)
+    rows, counts, failed = {}, {}, {}
+    for i, source in enumerate(sources):
+        report(i / max(len(sources), 1), f"{source.name}: sides, DE, metrics")
+        try:
+            metrics = per_perturbation(source_inputs(dataset, source), profile=profile)
+        except ValueError as err:
+            failed[source.name] = str(err)
+            continue
+        rows[source.name], counts[source.name] = metrics.mean(), len(metrics)
+    report(1.0, "done")
+    table = pd.DataFrame(rows).T.rename_axis("model") if rows else pd.DataFrame(index=pd.Index([], name="model"))
+    return table, pd.Series(counts, name="perturbations", dtype="int64"), failed

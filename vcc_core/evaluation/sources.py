@@ -17,9 +17,10 @@ from typing import Literal
 
 import numpy as np
 
-from vcc_core.cache import FileRef, cached
+from vcc_core.cache import cached
+from vcc_core.cache.digest import file_digest
 from vcc_core.data.dataset import Dataset, split_perts
-from vcc_core.data.io import load_predictions, read_h5ad
+from vcc_core.data.io import load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.predictions import prediction_kind, read_table
 from vcc_core.data.pseudobulk import Profiles
@@ -49,9 +50,17 @@ class PredictionSource:
 
     @classmethod
     def file(cls, path: str | Path, *, kind: SourceKind | None = None, name: str | None = None) -> PredictionSource:
-        """A file source; ``kind`` is read from the file when not given (:func:`prediction_kind`)."""
+        """A file source; ``kind`` is read from the file when not given (:func:`prediction_kind`; a file that
+        cannot be read is taken as cells, whose reader then says what is wrong with it)."""
         path = Path(path)
-        return cls(name or path.name, kind or prediction_kind(path), str(path))
+        if kind is None:
+            try:
+                kind = prediction_kind(path)
+            except (OSError, ValueError):
+                if path.suffix.lower() != ".h5ad":
+                    raise
+                kind = "cells"
+        return cls(name or path.name, kind, str(path))
 
     @property
     def is_model(self) -> bool:
@@ -64,46 +73,40 @@ class PredictionSource:
         return f"{self.name} ({what})"
 
 
-def file_perturbations(source: PredictionSource, dataset: Dataset) -> list[str]:
-    """The perturbations a file predicts (control left out), in the file's order."""
-    path = Path(source.location)
-    if source.kind == "table":
-        profiles, _ = read_table(path, genes=dataset.profiles.genes, pert_col=dataset.pert_col, control=dataset.control)
-        return [str(p) for p in profiles.perts]
-    adata = read_h5ad(path, backed=True)
-    try:
-        if dataset.pert_col not in adata.obs.columns:
-            msg = f"{path.name}: obs has no column {dataset.pert_col!r}; label each predicted cell by perturbation"
-            raise ValueError(msg)
-        labels = adata.obs[dataset.pert_col].dropna().astype(str)
-    finally:
-        adata.file.close()
-    return [p for p in dict.fromkeys(labels) if p != dataset.control]
+def _absent(source_name: str, perts, dataset: Dataset) -> None:
+    absent = sorted(set(map(str, perts)) - set(map(str, dataset.profiles.perts)))
+    if absent:
+        msg = (
+            f"{source_name} predicts {len(absent)} perturbation(s) the data lacks: {', '.join(absent[:10])}; "
+            "predict only perturbations of the data (or pick the dataset they come from)"
+        )
+        raise ValueError(msg)
 
 
 def evaluated_perturbations(dataset: Dataset, source: PredictionSource) -> list[str]:
     """The perturbations a source is scored on: a model's, the test split; a file's, those it predicts (sorted).
 
-    Raises ``ValueError`` listing the file's perturbations that the data lacks.
+    Raises ``ValueError`` when the file does not fit the data (its perturbations, genes or values).
     """
     if source.is_model:
         return split_perts(dataset, "test")
-    perts = file_perturbations(source, dataset)
-    absent = sorted(set(perts) - set(map(str, dataset.profiles.perts)))
-    if absent:
-        msg = (
-            f"{source.name} predicts {len(absent)} perturbation(s) the data lacks: {', '.join(absent[:10])}; "
-            "predict only perturbations of the data (or pick the dataset they come from)"
-        )
-        raise ValueError(msg)
-    return sorted(perts)
+    _, pred = sides(dataset, source)
+    return sorted(map(str, pred.profiles.perts))
 
 
-@cached("file_side", version="1")
-def _file_side_parts(dataset: Dataset, file: FileRef, kind: str, cells_per_pert: int) -> dict:
+def content_key(path: str | Path) -> str:
+    """A key of a file's bytes, not of its name or time: a registered copy reads the cache of the original."""
+    path = Path(path)
+    size = path.stat().st_size
+    return f"{size}:{file_digest(path, size)}"
+
+
+@cached("file_side", version="1", ignore=("file",))
+def _file_side_parts(dataset: Dataset, content: str, file: Path, kind: str, cells_per_pert: int) -> dict:
     if kind == "table":
         pred, has_control = read_table(file, genes=dataset.profiles.genes, pert_col=dataset.pert_col,
                                        control=dataset.control)  # fmt: skip
+        _absent(file.name, pred.perts, dataset)
         if not has_control:
             pred = Profiles(pred.means, dataset.profiles.control, pred.perts, pred.genes, pred.n_cells)
         cells = to_submission(pred, dataset, cells_per_pert=cells_per_pert)
@@ -125,9 +128,14 @@ def sides(dataset: Dataset, source: PredictionSource, *, cells_per_pert: int = 1
     """The real and the predicted side of ``source`` (each cached on disk)."""
     if source.is_model:
         return real_side(dataset), predicted_side(dataset, source.location, cells_per_pert)
-    perts = tuple(evaluated_perturbations(dataset, source))
-    real = Side.from_parts(_real_side_parts(dataset, perts))
-    pred = Side.from_parts(_file_side_parts(dataset, FileRef(source.location), source.kind, cells_per_pert))
+    path = Path(source.location)
+    try:
+        key = content_key(path)
+    except OSError as err:
+        msg = f"{path.name} cannot be read ({err.strerror or err}); register it again"
+        raise ValueError(msg) from err
+    pred = Side.from_parts(_file_side_parts(dataset, key, path, source.kind, cells_per_pert))
+    real = Side.from_parts(_real_side_parts(dataset, tuple(sorted(map(str, pred.profiles.perts)))))
     # Predicted cells are scored in their data's float type, as cell-eval scores a submission; a table, like the
     # built-in models whose pseudobulks it holds, in float64.
     return (real, pred) if source.kind == "cells" else (replace(real, dtype=pred.dtype), pred)

@@ -99,3 +99,25 @@ def floor_curve(curve: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(title="expression floor: genes kept have mean control log1p ≥ floor")
     fig.update_yaxes(title="DES of a split-half replicate")
     return style(fig, title="DES ceiling when lowly expressed genes are left out", height=380)
+
+
+def against_replicate(table: pd.DataFrame, *, name: str, metric: str = "overlap_at_N") -> go.Figure:
+    """A prediction's ``metric`` per perturbation (y) against a split-half replicate's (x), the diagonal drawn: a point
+    on it is as good as a second run of the experiment."""
+    top = float(np.nanmax([table["replicate"].max(), table["prediction"].max(), 1e-9]))
+    fig = go.Figure(
+        go.Scatter(
+            x=table["replicate"],
+            y=table["prediction"],
+            mode="markers",
+            text=table.index.astype(str),
+            name=name,
+            marker={"size": 9, "color": "#F58518"},
+            hovertemplate="%{text}<br>replicate %{x:.3f}<br>prediction %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="as good as a replicate",
+                             line={"dash": "dot", "color": "grey"}))  # fmt: skip
+    fig.update_xaxes(title=f"{label(metric)} of a split-half replicate")
+    fig.update_yaxes(title=f"{label(metric)} of {name}")
+    return style(fig, title=f"{name} against the replicate ceiling, per perturbation", height=420)

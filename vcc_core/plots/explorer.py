@@ -12,11 +12,20 @@ DE_COLORS = {"both": "#E45756", "real only": "#4C78A8", "predicted only": "#F585
 
 
 def delta_scatter(
-    real: np.ndarray, pred: np.ndarray, *, genes, target: str | None = None, de_status=None, title: str = ""
+    real: np.ndarray,
+    pred: np.ndarray,
+    *,
+    genes,
+    target: str | None = None,
+    de_status=None,
+    title: str = "",
+    height: int = 420,
+    square: bool = False,
 ) -> go.Figure:
     """Predicted vs real delta of every gene (WebGL), the diagonal drawn, the target gene marked.
 
     ``de_status`` (one label of :data:`DE_COLORS` per gene) colours by DE call; without it, colour is ``|real|``.
+    ``square`` gives both axes one scale, so the diagonal is at 45 degrees.
     """
     genes = np.asarray(genes).astype(str)
     fig = go.Figure()
@@ -47,7 +56,9 @@ def delta_scatter(
         )
     fig.update_xaxes(title="real Δ (log1p)")
     fig.update_yaxes(title="predicted Δ (log1p)")
-    return style(fig, title=title or "Predicted vs real delta per gene")
+    if square:
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return style(fig, title=title or "Predicted vs real delta per gene", height=height)
 
 
 def _points(x, y, text, *, name: str, color: str | None = None, marker: dict | None = None) -> go.Scattergl:
@@ -95,3 +106,48 @@ def volcano(log2fc: np.ndarray, fdr: np.ndarray, *, genes, alpha: float = 0.05, 
     fig.update_xaxes(title="log2 fold change (clipped to ±10)")
     fig.update_yaxes(title="-log10 FDR")
     return style(fig, title=title or "Volcano (real DE)")
+
+
+def overview_chart(table: pd.DataFrame, *, metric: str, label: str):
+    """Altair bars of ``metric`` per perturbation in the order of ``table`` (:func:`overview`), coloured by the real
+    effect size; a click or a drag along the bars selects perturbations (selection ``picked``)."""
+    import altair as alt
+
+    picked = alt.selection_point(name="picked", fields=["perturbation"], toggle="true")
+    base = alt.Chart(table).encode(
+        x=alt.X("perturbation:N", sort=list(table["perturbation"]), title=None),
+        tooltip=["perturbation", alt.Tooltip(f"{metric}:Q", format=".3f"), alt.Tooltip("effect_l2:Q", format=".2f"),
+                 alt.Tooltip("target_log2fc_real:Q", format=".2f"), alt.Tooltip("target_log2fc_pred:Q", format=".2f")],
+    )  # fmt: skip
+    bars = base.mark_bar().encode(
+        y=alt.Y(f"{metric}:Q", title=label),
+        color=alt.Color("effect_l2:Q", title="real ‖Δ‖₂", scale=alt.Scale(scheme="viridis")),
+        opacity=alt.condition(picked, alt.value(1.0), alt.value(0.35)),
+    )
+    return bars.add_params(picked).properties(height=220, title=f"Every perturbation by {label} (click to pick)")
+
+
+def versus_scatter(table: pd.DataFrame, *, a: str, b: str, metric: str, label: str) -> go.Figure:
+    """``metric`` of A (y) against B (x) per perturbation, coloured by which is better, the diagonal drawn; each
+    point carries its perturbation as ``customdata`` (for selection events)."""
+    colors = {"better": "#54A24B", "worse": "#E45756", "equal": "#BBBBBB", "n/a": "#BBBBBB"}
+    fig = go.Figure()
+    for outcome, rows in table.groupby("outcome", sort=False):
+        fig.add_trace(
+            go.Scatter(
+                x=rows["b"],
+                y=rows["a"],
+                mode="markers",
+                name=f"{a} {outcome}" if outcome in ("better", "worse") else outcome,
+                customdata=rows.index.astype(str),
+                marker={"size": 10, "color": colors[outcome]},
+                hovertemplate="%{customdata}<br>B %{x:.3f}<br>A %{y:.3f}<extra></extra>",
+            )
+        )
+    values = table[["a", "b"]].to_numpy(np.float64)
+    lo, hi = (float(np.nanmin(values)), float(np.nanmax(values))) if np.isfinite(values).any() else (0.0, 1.0)
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", showlegend=False,
+                             line={"dash": "dot", "color": "grey"}, hoverinfo="skip"))  # fmt: skip
+    fig.update_xaxes(title=f"{label}: B = {b}")
+    fig.update_yaxes(title=f"{label}: A = {a}", scaleanchor="x", scaleratio=1)
+    return style(fig, title=f"{label} per perturbation, A against B (click a point to open it)", height=560)
