@@ -12,15 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.app.e2e_server import serve
 from vcc_core.analyses.sweep import SCALES
 from vcc_core.data.simulate import write_simulation
 
@@ -35,12 +32,6 @@ if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (.ci/run installs it with apt-get)", allow_module_level=True)
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -60,38 +51,13 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(data_dir, out_dir):
-    port = _free_port()
     dirs = os.pathsep.join(filter(None, [str(data_dir), os.environ.get("VCC_E2E_DATA_DIRS")]))
-    env = {**os.environ, "VCC_DATA_DIRS": dirs, "PYTHONPATH": str(ROOT)}
+    env = {"VCC_DATA_DIRS": dirs}
     if os.environ.get("VCC_E2E_CACHE_DIR"):  # a cache filled by `precompute`, for a large dataset
         env["VCC_CACHE_DIR"] = os.environ["VCC_E2E_CACHE_DIR"]
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    cmd += ["--server.fileWatcherType", "none"]
-    log = (out_dir / "server.log").open("w")
     STARTED["server"] = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        log.close()
-        pytest.fail(f"streamlit did not start:\n{(out_dir / 'server.log').read_text()}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+    with serve(env=env, log_path=out_dir / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -65,6 +65,35 @@ def test_precompute_fills_the_cache_the_pages_read(tmp_path, monkeypatch):
     assert after["hits"] > before["hits"]
 
 
+def test_precompute_of_a_prediction_file_fills_what_the_pages_read(tmp_path, monkeypatch):
+    """``--pred FILE`` computes the file's sides and sweep; the explorer's call then only reads the cache."""
+    from vcc_core.analyses.sweep import SCALES
+    from vcc_core.analyses.sweep_runs import source_sweep
+    from vcc_core.cache import default_cache
+    from vcc_core.data.dataset import open_dataset
+    from vcc_core.data.predictions import table_from_profiles
+    from vcc_core.evaluation.sources import PredictionSource, source_inputs
+    from vcc_core.models.training import train_predict
+
+    monkeypatch.setenv("VCC_CACHE_DIR", str(tmp_path / "cache"))
+    dataset = open_dataset("tiny")
+    table_from_profiles(train_predict(dataset, "ridge"), tmp_path / "mine.csv")
+    args = ["precompute", "--data", "tiny", "--models", "mean_baseline", "--ceiling-seeds", "0", "--no-des-sweep"]
+    env = {**os.environ, "VCC_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-m", "vcc_core", *args, "--pred", str(tmp_path / "mine.csv")], cwd=ROOT,
+                         capture_output=True, text=True, env=env)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "mine.csv (pseudobulk table): sides and DE" in out.stderr
+
+    before = default_cache().stats.as_dict()
+    source = PredictionSource.file(tmp_path / "mine.csv")
+    source_inputs(dataset, source)
+    source_sweep(dataset, source, scales=SCALES)
+    after = default_cache().stats.as_dict()
+    assert after["misses"] == before["misses"]
+    assert after["hits"] > before["hits"]
+
+
 def test_precompute_rejects_an_unknown_model_at_once(tmp_path):
     out = _cli("precompute", "--data", "tiny", "--models", "ridge,gpt")
     assert out.returncode == 2

@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from vcc_core.analyses.ceiling import ceiling
-from vcc_core.analyses.sweep import DES_SCALES
-from vcc_core.analyses.sweep_runs import des_sweep
+from vcc_core.analyses.sweep import DES_SCALES, SCALES
+from vcc_core.analyses.sweep_runs import des_sweep, source_sweep
 from vcc_core.cache import default_cache
 from vcc_core.data.dataset import Dataset, open_dataset
-from vcc_core.data.io import load_predictions
-from vcc_core.evaluation.leaderboard import prediction_metrics
 from vcc_core.evaluation.sides import predicted_side, real_side
+from vcc_core.evaluation.sources import PredictionSource, source_inputs
 from vcc_core.models import DEFAULT_MODELS, REGISTRY, make_model
 from vcc_core.models.training import train_predict
 
@@ -30,7 +29,10 @@ from vcc_core.models.training import train_predict
 def register(subparsers) -> None:
     parser = subparsers.add_parser("precompute", help="compute and cache what the dashboard shows for a dataset")
     parser.add_argument("--data", required=True, help="real dataset .h5ad, or a preset name (small, tiny, vcc)")
-    parser.add_argument("--pred", action="append", default=[], help="a predictions .h5ad to score (repeatable)")
+    parser.add_argument(
+        "--pred", action="append", default=[], help="a prediction file (cells .h5ad, or a .csv/.parquet/.h5ad table) "
+        "whose sides, DE and sweep the pages will read (repeatable)",
+    )  # fmt: skip
     parser.add_argument(
         "--models", default=",".join(DEFAULT_MODELS), help=f"comma-separated, from {', '.join(REGISTRY)}"
     )
@@ -104,13 +106,12 @@ def plan(
             Step(f"split-half ceilings ({ceiling_seeds} seeds)", lambda: ceiling(dataset, seeds=ceiling_seeds))
         )
     for path in predictions:
-        steps.append(Step(f"predictions {Path(path).name}: metrics", lambda p=path: _score_file(dataset, p)))
+        source = PredictionSource.file(path)
+        steps += [
+            Step(f"{source.label}: sides and DE", lambda s=source: source_inputs(dataset, s)),
+            Step(f"{source.label}: scaling sweep", lambda s=source: source_sweep(dataset, s, scales=SCALES)),
+        ]
     return steps
-
-
-def _score_file(dataset: Dataset, path: str | Path):
-    pred, _ = load_predictions(path, real=dataset.adata, pert_col=dataset.pert_col, control=dataset.control)
-    return prediction_metrics(dataset, pred)
 
 
 def run(steps: Sequence[Step], *, progress: Callable[[int, int, str, float], None] | None = None) -> list[float]:
