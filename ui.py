@@ -25,7 +25,8 @@ from vcc_core.data.dataset import Dataset, open_dataset
 from vcc_core.data.predictions import SUFFIXES, file_genes
 from vcc_core.data.registered import Registered, register, registered, remove
 from vcc_core.evaluation.loop import per_perturbation
-from vcc_core.evaluation.sources import PredictionSource, source_inputs
+from vcc_core.evaluation.sides import inputs_of
+from vcc_core.evaluation.sources import PredictionSource, sides
 from vcc_core.metrics import MetricInputs
 from vcc_core.models import model_options
 from vcc_core.progress import Progress
@@ -229,23 +230,36 @@ def remove_prediction(data: Dataset, name: str) -> None:
 
 @dataclass(frozen=True)
 class Scored:
-    """A prediction's aligned real and predicted arrays (DE included) and every metric per perturbation."""
+    """A prediction's aligned real and predicted arrays (DE included), every metric per perturbation, and the
+    predicted cells behind each perturbation (a table's or a model's: the cells it is expanded to)."""
 
     inputs: MetricInputs
     metrics: pd.DataFrame
+    cells: pd.Series
 
 
 @st.cache_resource(
     show_spinner="Sides of the prediction: expanding to cells, DE of both sides (cached)…", max_entries=16
 )
 def _scored(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dataset) -> Scored:
-    inputs = source_inputs(_data, source)
-    return Scored(inputs, per_perturbation(inputs, profile="full"))
+    real, pred = sides(_data, source)
+    inputs = inputs_of(real, pred)
+    cells = pd.Series(pred.profiles.n_cells, index=pred.profiles.perts.astype(str), name="cells")
+    return Scored(inputs, per_perturbation(inputs, profile="full"), cells)
 
 
 def scored(data: Dataset, source: PredictionSource) -> Scored:
     """:class:`Scored` of ``source`` on ``data``, held once per process (and its sides on disk)."""
     return _scored(data.fingerprint, source, _stamp(source), data)
+
+
+def scored_or_stop(data: Dataset, source: PredictionSource) -> Scored:
+    """:func:`scored`, or an ``st.error`` saying why ``source`` cannot be scored, and the page stops there."""
+    try:
+        return scored(data, source)
+    except ValueError as err:
+        st.error(f"Could not score {source.name}: {err}")
+        st.stop()
 
 
 @st.cache_resource(show_spinner="Sweeping the output scale…", max_entries=32)

@@ -50,22 +50,6 @@ with right:
 st.download_button("Per perturbation (CSV)", table.to_csv(), "ceiling_per_perturbation.csv", "text/csv")
 st.download_button("Per seed (CSV)", result.per_seed.to_csv(index=False), "ceiling_per_seed.csv", "text/csv")
 
-st.subheader("A prediction against the ceiling")
-source = ui.prediction_picker(data, key="ceiling_prediction", default="ridge")
-try:
-    versus = against_replicate(result, ui.scored(data, source).metrics)
-except ValueError as err:
-    st.error(f"Could not score {source.name}: {err}")
-    versus = None
-if versus is not None and versus.empty:
-    st.info(f"{source.name} predicts none of these perturbations; pick 'all' above, or another prediction.")
-elif versus is not None:
-    share = versus["share_of_replicate"].median()
-    st.caption(f"Median DES of {source.name} over the replicate's, per perturbation: {share:.2f}.")
-    fig = plots.against_replicate(versus, name=source.name)
-    st.plotly_chart(fig, key="prediction_vs_ceiling")
-    st.download_button("Prediction vs ceiling (CSV)", versus.to_csv(), "prediction_vs_ceiling.csv", "text/csv")
-
 st.subheader("Calls that do not replicate")
 st.caption(
     "A gene called DE in one half but not the other is noise for the DES. Such calls sit on lowly expressed genes; "
@@ -99,3 +83,15 @@ st.caption(
 replicate = r.reindex([*VCC_METRICS, *r.index.drop(VCC_METRICS)]).rename_axis("metric").to_frame()
 st.dataframe(replicate.style.format("{:.4f}"), key="replicate_table")
 st.download_button("Replicate values (CSV)", replicate.to_csv(), "replicate_values.csv", "text/csv")
+
+st.subheader("A prediction against the ceiling")
+source = ui.prediction_picker(data, key="ceiling_prediction", default="ridge")
+versus = against_replicate(result, ui.scored_or_stop(data, source).metrics)
+if versus.empty:
+    st.info(f"{source.name} predicts none of these perturbations; pick 'all' above, or another prediction.")
+    st.stop()
+st.caption(
+    f"Median DES of {source.name} over the replicate's, per perturbation: {versus['share_of_replicate'].median():.2f}."
+)
+st.plotly_chart(plots.against_replicate(versus, name=source.name), key="prediction_vs_ceiling")
+st.download_button("Prediction vs ceiling (CSV)", versus.to_csv(), "prediction_vs_ceiling.csv", "text/csv")

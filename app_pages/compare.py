@@ -18,11 +18,7 @@ with left:
     a = ui.prediction_picker(data, key="compare_a", default="ridge", url="a")
 with right:
     b = ui.prediction_picker(data, key="compare_b", default="mean_baseline", url="b")
-try:
-    scored_a, scored_b = ui.scored(data, a), ui.scored(data, b)
-except ValueError as err:
-    st.error(f"Could not score: {err}")
-    st.stop()
+scored_a, scored_b = ui.scored_or_stop(data, a), ui.scored_or_stop(data, b)
 columns = [c for c in scored_a.metrics.columns if best_value(c) in ("one", "zero")]
 metric = st.selectbox("Metric", columns, index=columns.index(VCC_METRICS[2]), format_func=label, key="compare_metric")
 table = versus(scored_a.metrics, scored_b.metrics, metric=metric)

@@ -12,12 +12,8 @@ HEADLINE = ["overlap_at_N", "discrimination_score_l1", "discrimination_score_cos
 
 data = ui.page("Perturbation explorer")
 source = ui.prediction_picker(data, key="explorer_model", default="ridge", url="model")
-try:
-    scored = ui.scored(data, source)
-except ValueError as err:
-    st.error(f"Could not score {source.name}: {err}")
-    st.stop()
-inputs, metrics = scored.inputs, scored.metrics
+scored = ui.scored_or_stop(data, source)
+inputs, metrics, cells = scored.inputs, scored.metrics, scored.cells
 perts = [str(p) for p in inputs.perts]
 if source.is_model:
     st.caption(
@@ -28,7 +24,9 @@ if source.is_model:
 else:
     st.caption(
         f"{source.label} is scored on the {len(perts)} perturbations it predicts that the data has, against the "
-        "data's cells of those perturbations, each side normalised on its own and tested for DE against its controls."
+        "data's cells of those perturbations, each side normalised on its own and tested for DE against its controls. "
+        f"Predicted cells per perturbation: {cells.median():,.0f} (median; {cells.min():,}–{cells.max():,})"
+        + (", the table expanded to cells for its DE." if source.kind == "table" else ".")
     )
 
 metric = st.selectbox("Rank by", HEADLINE, format_func=METRIC_LABELS.get, key="explorer_rank")
