@@ -1,8 +1,9 @@
-"""A real ``streamlit run`` of the app for the browser tests, on a free local port."""
+"""The browser tests' parts: a real ``streamlit run`` of the app on a free local port, and Debian's Chromium."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +15,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"]
+RUN_TIMEOUT_MS = int(os.environ.get("VCC_E2E_TIMEOUT_S", "300")) * 1000
+
+
+def require_chromium():
+    """Playwright's sync API, or the calling test module skipped when Chromium or Playwright is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it with apt-get)", allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api")
+
+
+@contextmanager
+def chromium(sync_api):
+    """Chromium launched by Playwright, closed on exit."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def free_port() -> int:

@@ -5,29 +5,20 @@ that perturbation in the explorer; after a server restart both are listed, and o
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.app.e2e_server import serve
+from tests.app.e2e_server import RUN_TIMEOUT_MS, chromium, require_chromium, serve
 from vcc_core.data.dataset import open_dataset
 from vcc_core.data.predictions import table_from_profiles
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.models.training import train_predict
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"]
-TIMEOUT_MS = int(os.environ.get("VCC_E2E_TIMEOUT_S", "300")) * 1000
-
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (.ci/run installs it with apt-get)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +37,14 @@ def workdir(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(sync_api) as launched:
+        yield launched
 
 
 def _page(browser):
     context = browser.new_context(viewport={"width": 1500, "height": 2400})
     page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
+    page.set_default_timeout(RUN_TIMEOUT_MS)
     return page
 
 

@@ -204,16 +204,20 @@ def align_genes(pred: ad.AnnData, genes) -> ad.AnnData:
         dup = have[have.duplicated()].unique()
         msg = f"predictions repeat gene names: {', '.join(map(str, dup[:10]))}; rename or drop the repeats"
         raise ValueError(msg)
-    missing, extra = want.difference(have), have.difference(want)
-    if len(missing) or len(extra):
-        parts = [
-            f"{len(names)} {what} ({', '.join(map(str, names[:5]))})"
-            for names, what in ((missing, "missing from predictions"), (extra, "extra"))
-            if len(names)
-        ]
-        msg = f"predictions and data have different genes: {', '.join(parts)}; predict exactly the genes of the data"
+    if differences := gene_differences(have, want, missing_from="predictions"):
+        msg = f"predictions and data have different genes: {differences}; predict exactly the genes of the data"
         raise ValueError(msg)
     return pred if have.equals(want) else pred[:, want].copy()
+
+
+def gene_differences(have: pd.Index, want: pd.Index, *, missing_from: str) -> str:
+    """``"2 missing from <missing_from> (A, B), 1 extra (C)"``: how ``have`` differs from ``want`` ("" if not)."""
+    missing, extra = want.difference(have), have.difference(want)
+    return ", ".join(
+        f"{len(names)} {what} ({', '.join(map(str, names[:5]))})"
+        for names, what in ((missing, f"missing from {missing_from}"), (extra, "extra"))
+        if len(names)
+    )
 
 
 def load_predictions(

@@ -17,7 +17,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from vcc_core.data.io import read_h5ad
+from vcc_core.data.io import gene_differences, read_h5ad
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.keys import CONTROL, PERT_COL
 
@@ -124,14 +124,8 @@ def _aligned(frame: pd.DataFrame, genes: pd.Index, *, name: str) -> pd.DataFrame
         dup = have[have.duplicated()].unique()
         msg = f"{name}: gene columns repeat ({', '.join(dup[:10])}); keep one column per gene"
         raise ValueError(msg)
-    missing, extra = genes.difference(have), have.difference(genes)
-    if len(missing) or len(extra):
-        parts = [
-            f"{len(names)} {what} ({', '.join(map(str, names[:5]))})"
-            for names, what in ((missing, "missing from the table"), (extra, "extra"))
-            if len(names)
-        ]
-        msg = f"{name}: the table and the data have different genes: {', '.join(parts)}; give one column per gene"
+    if differences := gene_differences(have, genes, missing_from="the table"):
+        msg = f"{name}: the table and the data have different genes: {differences}; give one column per gene"
         raise ValueError(msg)
     return frame if have.equals(genes) else frame[genes]
 
