@@ -5,9 +5,10 @@ only reads the disk cache), each in its own process with its peak resident memor
         [--workdir DIR]
 
 Builds (once per shape, kept in ``--workdir``) a simulated screen as the real file (raw counts) and a submission of
-resampled real cells (counts), then runs ``source_inputs`` + the metric loop + the scale sweep of the submission
-(what the explorer's first view needs) in a child process with a fresh cache folder, then again in a second child
-on the same cache (a server restart). The VCC size is the default shape (about 3.3 GB per file).
+resampled real cells (counts), then opens the dataset and runs ``source_inputs`` and the metric loop on the
+submission (what the explorer's first view needs; imports excluded, as a running server has them) in a child
+process with a fresh cache folder, then again in a second child on the same cache (a server restart). The VCC size
+is the default shape (about 3.3 GB per file).
 """
 
 from __future__ import annotations
@@ -26,16 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 CHILD = """
 import json, os, resource, sys, time
 real, pred = sys.argv[1:3]
-start = time.perf_counter()
-from vcc_core.analyses.sweep import SCALES
-from vcc_core.analyses.sweep_runs import source_sweep
 from vcc_core.data.dataset import open_dataset
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.sources import PredictionSource, source_inputs
+start = time.perf_counter()
 data = open_dataset(real)
 source = PredictionSource.file(pred)
 metrics = per_perturbation(source_inputs(data, source))
-source_sweep(data, source, scales=SCALES)
 print(json.dumps({"seconds": time.perf_counter() - start, "perturbations": len(metrics),
                   "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}))
 """
