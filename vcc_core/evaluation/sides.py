@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 
 from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
@@ -69,11 +70,19 @@ def inputs_of(real: Side, pred: Side) -> MetricInputs:
 
 
 def real_cells(dataset: Dataset, perts) -> ad.AnnData:
-    """A copy of the cells of ``perts`` and the control cells, normalised on their own (to their median, log1p)."""
+    """The cells of ``perts`` and the control cells, normalised on their own (to their median, log1p), in a new
+    AnnData; the dataset's cells are left as they are. One copy of the chosen cells is held at a time."""
     adata = dataset.adata
     keep = adata.obs[dataset.pert_col].astype(str).isin([dataset.control, *map(str, perts)]).to_numpy()
-    cells = adata[keep].copy()
-    return log1p_normalize(cells) if dataset.space == "counts" else cells
+    if dataset.space != "counts":
+        return adata[keep].copy()
+    rows = np.flatnonzero(keep)
+    obs = adata.obs.iloc[rows].copy()
+    for column in obs.columns[[isinstance(t, pd.CategoricalDtype) for t in obs.dtypes]]:
+        obs[column] = obs[column].cat.remove_unused_categories()  # as AnnData's own subsetting does
+    if rows.size == adata.n_obs:  # every cell: normalising makes the one new matrix
+        return log1p_normalize(ad.AnnData(X=adata.X, obs=obs, var=adata.var.copy()))
+    return log1p_normalize(ad.AnnData(X=adata.X[rows], obs=obs, var=adata.var.copy()), copy=False)
 
 
 @cached("real_side", version="1")
