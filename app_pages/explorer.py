@@ -34,7 +34,8 @@ event = st.altair_chart(
     plots.overview_chart(overview(inputs, metrics, metric=metric), metric=metric, label=METRIC_LABELS[metric]),
     on_select="rerun", key="explorer_overview",
 )  # fmt: skip
-clicked = [p["perturbation"] for p in event.selection.get("picked", []) if p.get("perturbation") in perts]
+points = [p.get("perturbation") for p in event.selection.get("picked", [])]
+clicked = [p for p in points or event.selection.get("box", {}).get("perturbation", []) if p in perts]
 if clicked and clicked != st.session_state.get("explorer_clicked"):  # a new click picks the perturbations
     st.session_state["explorer_clicked"] = clicked
     st.query_params["perts"] = ",".join(clicked)

@@ -102,6 +102,16 @@ def test_register_browse_compare_and_restart(browser, workdir):
             assert page.get_by_text(f"{name} (", exact=False).first.is_visible()
             _no_errors(page, f"explorer {name}")
         page.screenshot(path=str(out / "2_explorer_table.png"), full_page=True)
+        overview = page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg.marks')
+        box = overview.first.bounding_box()  # a drag along the ranked bars picks a range of perturbations
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] * 0.15, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.75, y, steps=10)
+        page.mouse.up()
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=stTab]').length >= 2")
+        _settled(page, charts=3)
+        _no_errors(page, "explorer after a drag on the overview")
         for path in ("sweep", "ceiling", "leaderboard"):
             _open(page, f"{url}/{path}?data=tiny")
             _no_errors(page, path)

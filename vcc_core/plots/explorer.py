@@ -110,10 +110,11 @@ def volcano(log2fc: np.ndarray, fdr: np.ndarray, *, genes, alpha: float = 0.05, 
 
 def overview_chart(table: pd.DataFrame, *, metric: str, label: str):
     """Altair bars of ``metric`` per perturbation in the order of ``table`` (:func:`overview`), coloured by the real
-    effect size; a click or a drag along the bars selects perturbations (selection ``picked``)."""
+    effect size; a click picks perturbations (selection ``picked``), a drag along the bars a range of them (``box``)."""
     import altair as alt
 
     picked = alt.selection_point(name="picked", fields=["perturbation"], toggle="true")
+    box = alt.selection_interval(name="box", encodings=["x"])
     base = alt.Chart(table).encode(
         x=alt.X("perturbation:N", sort=list(table["perturbation"]), title=None),
         tooltip=["perturbation", alt.Tooltip(f"{metric}:Q", format=".3f"), alt.Tooltip("effect_l2:Q", format=".2f"),
@@ -124,7 +125,8 @@ def overview_chart(table: pd.DataFrame, *, metric: str, label: str):
         color=alt.Color("effect_l2:Q", title="real ‖Δ‖₂", scale=alt.Scale(scheme="viridis")),
         opacity=alt.condition(picked, alt.value(1.0), alt.value(0.35)),
     )
-    return bars.add_params(picked).properties(height=220, title=f"Every perturbation by {label} (click to pick)")
+    title = f"Every perturbation by {label} (click, or drag along the bars, to pick)"
+    return bars.add_params(picked, box).properties(height=220, title=title)
 
 
 def versus_scatter(table: pd.DataFrame, *, a: str, b: str, metric: str, label: str) -> go.Figure:
