@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from vcc_core.analyses.sweep import SCALES
-from vcc_core.analyses.sweep_runs import ModelSweep, des_sweep, source_sweep
+from vcc_core.analyses.sweep_runs import ModelSweep, source_des_sweep, source_sweep
 from vcc_core.data.dataset import Dataset, open_dataset
 from vcc_core.data.predictions import SUFFIXES, file_genes
 from vcc_core.data.registered import Registered, register, registered, remove
@@ -273,9 +273,13 @@ def swept(data: Dataset, source: PredictionSource) -> ModelSweep:
 
 
 @st.cache_resource(show_spinner="Expanding to cells and running a Wilcoxon DE per scale…", max_entries=32)
-def des_along(fingerprint: str, model: str, _data: Dataset, scales: tuple):
-    """:func:`~vcc_core.analyses.sweep_runs.des_sweep` of a built-in model at ``scales``."""
-    return des_sweep(_data, model, scales=np.array(scales))
+def _des_along(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dataset, scales: tuple):
+    return source_des_sweep(_data, source, scales=np.array(scales))
+
+
+def des_along(data: Dataset, source: PredictionSource, scales: tuple):
+    """:func:`~vcc_core.analyses.sweep_runs.source_des_sweep` of a model or a table at ``scales``."""
+    return _des_along(data.fingerprint, source, _stamp(source), data, scales)
 
 
 def temp_file(name: str) -> Path:

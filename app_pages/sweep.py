@@ -79,20 +79,21 @@ st.subheader("Metrics at one scale")
 at_scale()
 
 st.subheader("DES and the VCC 2025 score")
-models = [s.name for s in sources if s.is_model]
-toggle = "Compute DES on a coarse grid (a Wilcoxon DE of expanded predicted cells per scale; built-in models)"
-if st.toggle(toggle, key="sweep_des") and models:
+scalable = {s.name: s for s in sources if s.kind in ("model", "table")}
+toggle = "Compute DES on a coarse grid (a Wilcoxon DE of expanded predicted cells per scale; models and tables)"
+if st.toggle(toggle, key="sweep_des") and scalable:
     coarse = tuple(DES_SCALES)
-    base_curves = ui.swept(data, PredictionSource.model("mean_baseline")).sweep.curves()
-    base_des = ui.des_along(data.fingerprint, "mean_baseline", data, (1.0,))
-    des = {m: ui.des_along(data.fingerprint, m, data, coarse) for m in models}
-    scores = {m: scores_along(curves[m], des[m], baseline_curves=base_curves, baseline_des=base_des) for m in models}
+    base = PredictionSource.model("mean_baseline")
+    base_curves, base_des = ui.swept(data, base).sweep.curves(), ui.des_along(data, base, (1.0,))
+    des = {m: ui.des_along(data, s, coarse) for m, s in scalable.items()}
+    scores = {m: scores_along(curves[m], des[m], baseline_curves=base_curves, baseline_des=base_des) for m in des}
     left, right = st.columns(2)
     left.plotly_chart(plots.sweep_curves(des, metric="overlap_at_N"), key="des_chart")
     right.plotly_chart(plots.score_curves(scores), key="score_chart")
     st.caption(
         f"DES computed exactly (not approximated) at {len(coarse)} scales; baseline = mean_baseline at s = 1 "
-        "through the same pipeline. Unclipped scores show how far below the baseline a rescaled model falls."
+        "through the same pipeline. Unclipped scores show how far below the baseline a rescaled model falls. "
+        "Predicted cells have no pseudobulk to rescale and are left out here."
     )
-    table = pd.concat({m: des[m].join(scores[m]) for m in models}, names=["model"])
+    table = pd.concat({m: des[m].join(scores[m]) for m in des}, names=["model"])
     st.download_button("Download DES and scores (CSV)", table.to_csv(), "sweep_des_scores.csv", "text/csv")

@@ -82,6 +82,18 @@ def test_the_sweep_ceiling_and_leaderboard_take_files(registered):
     np.testing.assert_array_equal(scores.loc["table.csv", "vcc2025"], scores.loc["ridge", "vcc2025"])
 
 
+def test_a_table_gets_the_des_along_the_scale_of_the_model_it_holds(registered):
+    at = app_page("sweep.py")
+    at.run()
+    at.multiselect(key="sweep_models").set_value(["ridge", "table.csv", "ridge_cells.h5ad"]).run()
+    at.toggle(key="sweep_des").set_value(True).run()
+    assert not at.exception
+    assert not at.error
+    des = traces(find(at, "des_chart"))
+    assert set(des) == {"ridge", "table.csv"}  # predicted cells have no pseudobulk to rescale
+    np.testing.assert_array_equal(values(des["table.csv"]["y"]), values(des["ridge"]["y"]))
+
+
 def test_a_file_is_removed_for_every_session(registered):
     at = run_page("byo.py")
     at.button(key="remove_table.csv").click().run()

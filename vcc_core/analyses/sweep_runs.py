@@ -5,6 +5,7 @@ scale expanded to cells and DE-tested like a submission), and the VCC 2025 score
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from vcc_core.de.wilcoxon import de_from_anndata
 from vcc_core.evaluation.loop import positions, reindex_profiles
 from vcc_core.evaluation.scoring import score_vcc2025
 from vcc_core.evaluation.sides import real_side
-from vcc_core.evaluation.sources import PredictionSource, sweep_profiles
+from vcc_core.evaluation.sources import PredictionSource, content_key, sides, sweep_profiles
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.metrics import target_columns
 from vcc_core.metrics.de_metrics import overlap_score, significant
@@ -78,8 +79,31 @@ def des_sweep(dataset: Dataset, model: str, *, scales: np.ndarray, cells_per_per
     Each scale costs one Wilcoxon DE of the predicted cells, so use a coarse grid. Returns index ``scale`` and
     columns ``overlap_at_N`` (mean over perturbations) and ``n_sig_pred`` (mean predicted DE genes).
     """
-    pred = train_predict(dataset, model)
-    real = real_side(dataset).de
+    return _des_along(dataset, train_predict(dataset, model), real_side(dataset).de, scales, cells_per_pert)
+
+
+@cached("des_sweep_table", version="1", ignore=("path",))
+def _table_des(dataset: Dataset, content: str, path: Path, scales: np.ndarray, cells_per_pert: int) -> pd.DataFrame:
+    source = PredictionSource.file(path, kind="table")
+    (real, _), (_, pred) = sides(dataset, source), sweep_profiles(dataset, source)
+    return _des_along(dataset, pred, real.de, scales, cells_per_pert)
+
+
+def source_des_sweep(
+    dataset: Dataset, source: PredictionSource, *, scales: np.ndarray, cells_per_pert: int = 50
+) -> pd.DataFrame:
+    """:func:`des_sweep` of a model, or of a pseudobulk table (around its own control, against the real side of its
+    perturbations). Predicted cells have no pseudobulk to scale: ``ValueError``."""
+    if source.is_model:
+        return des_sweep(dataset, source.location, scales=scales, cells_per_pert=cells_per_pert)
+    if source.kind != "table":
+        msg = f"{source.name}: DES along the scale needs a pseudobulk prediction (a model or a table), not cells"
+        raise ValueError(msg)
+    path = Path(source.location)
+    return _table_des(dataset, content_key(path), path, np.asarray(scales, np.float64), cells_per_pert)
+
+
+def _des_along(dataset: Dataset, pred: Profiles, real, scales, cells_per_pert: int) -> pd.DataFrame:
     rows = []
     for s in np.asarray(scales, np.float64):
         scaled = Profiles(pred.control + s * pred.delta, pred.control, pred.perts, pred.genes, pred.n_cells)
