@@ -1,0 +1,95 @@
+"""Build the cell-eval2 (VCC 2026) golden fixtures under ``tests/fixtures/vcc2026`` (run by hand, not by the tests).
+
+    .venv/bin/python bench/make_vcc2026_fixtures.py [--reference /work/refenv2/bin/cell-eval2]
+
+The reference environment holds ``cell-eval2==0.20.0`` and ``pdex==0.3.0`` (its CPU DE engine), installed apart
+from the project (``python -m venv /work/refenv2 && /work/refenv2/bin/pip install cell-eval2==0.20.0
+pdex==0.3.0``). Two cases, both raw counts as cell-eval2 requires:
+
+- ``papalexi``: the Papalexi subset of ``tests/fixtures/metrics/papalexi`` (real and predicted cells);
+- ``synthetic``: the ``tiny`` simulator preset (seed 0) as the real data and a prediction of resampled real cells
+  (70% of each perturbation's cells drawn from its own, 30% from the next one's; controls resampled; seed 0).
+
+For each case: ``run --preset vcc2026 --pert-col target_gene --write-degenes --anchor --ceiling --lfc-nmae-ref``
+(into ``run/``), ``baseline --preset vcc2026 --pert-col target_gene`` (into ``baseline/``) and ``score`` of the
+run's aggregate against the baseline's with the anchor and the lfc_nmae reference (``score.csv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+OUT = ROOT / "tests" / "fixtures" / "vcc2026"
+COMMON = ["--preset", "vcc2026", "--pert-col", "target_gene"]
+
+
+def synthetic_pair(folder: Path) -> tuple[Path, Path]:
+    """The ``tiny`` preset and a prediction of resampled real cells, both raw counts."""
+    import anndata as ad
+
+    from vcc_core.data.simulate import simulate
+    from vcc_core.keys import CONTROL, PERT_COL
+
+    real = simulate("tiny", seed=0)
+    real.uns.pop("vcc_space", None)
+    labels = real.obs[PERT_COL].astype(str).to_numpy()
+    names = sorted(set(labels) - {CONTROL})
+    rng = np.random.default_rng(0)
+    rows, out = [], []
+    for i, name in enumerate([CONTROL, *names]):
+        own = np.flatnonzero(labels == name)
+        other = own if name == CONTROL else np.flatnonzero(labels == names[(i) % len(names)])
+        k = round(0.7 * own.size)
+        rows.append(np.concatenate([rng.choice(own, k), rng.choice(other, own.size - k)]))
+        out += [name] * own.size
+    pred = ad.AnnData(X=real.X[np.concatenate(rows)], obs=pd.DataFrame({PERT_COL: out}), var=real.var[[]].copy())
+    pred.obs_names = [f"p{i}" for i in range(pred.n_obs)]
+    real_path, pred_path = folder / "real.h5ad", folder / "pred.h5ad"
+    ad.AnnData(X=real.X, obs=real.obs[[PERT_COL]].copy(), var=real.var[[]].copy()).write_h5ad(real_path)
+    pred.write_h5ad(pred_path)
+    return real_path, pred_path
+
+
+def run_case(tool: str, real: Path, pred: Path, out: Path) -> None:
+    extra = ["--write-degenes", "--anchor", "--ceiling", "--lfc-nmae-ref"]
+    subprocess.run([tool, "run", "-ar", str(real), "-ap", str(pred), "-o", str(out / "run"), *COMMON, *extra],
+                   check=True)  # fmt: skip
+    subprocess.run([tool, "baseline", "-ar", str(real), "-o", str(out / "baseline"), *COMMON], check=True)
+    score = [tool, "score", "--user-agg", str(out / "run" / "agg_results.csv")]
+    score += ["--baseline-agg", str(out / "baseline" / "baseline_agg.csv"), "-o", str(out / "score.csv")]
+    score += ["--baseline-meta", str(out / "baseline" / "baseline_meta.json")]
+    score += ["--anchor", str(out / "run")]  # the folder: the anchor with its anchor_meta.json
+    score += ["--lfc-nmae-ref", str(out / "run" / "lfc_nmae_ref_agg.csv")]
+    subprocess.run(score, check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", default="/work/refenv2/bin/cell-eval2", help="the cell-eval2 command")
+    args = parser.parse_args(argv)
+    for case in ("papalexi", "synthetic"):
+        out = OUT / case
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        if case == "papalexi":
+            source = ROOT / "tests" / "fixtures" / "metrics" / "papalexi"
+            real, pred = out / "real.h5ad", out / "pred.h5ad"
+            shutil.copy(source / "real.h5ad", real)
+            shutil.copy(source / "pred.h5ad", pred)
+        else:
+            real, pred = synthetic_pair(out)
+        run_case(args.reference, real, pred, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
