@@ -9,7 +9,7 @@ total, then log1p). Both sides are cached on disk; :func:`model_inputs` aligns t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import anndata as ad
 import numpy as np
@@ -20,6 +20,7 @@ from vcc_core.data.dataset import Dataset, split_perts
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, pseudobulk
 from vcc_core.de.wilcoxon import DEResult, de_from_anndata
+from vcc_core.evaluation.evaluate import value_dtype
 from vcc_core.evaluation.loop import metric_inputs
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.keys import CONTROL, PERT_COL
@@ -85,15 +86,22 @@ def real_cells(dataset: Dataset, perts) -> ad.AnnData:
     return log1p_normalize(ad.AnnData(X=adata.X[rows], obs=obs, var=adata.var.copy()), copy=False)
 
 
-@cached("real_side", version="1")
-def _real_side_parts(dataset: Dataset, split: str) -> dict:
-    cells = real_cells(dataset, split_perts(dataset, split))
-    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control).parts()
+@cached("real_side", version="2")
+def _real_side_parts(dataset: Dataset, perts: tuple[str, ...]) -> dict:
+    cells = real_cells(dataset, perts)
+    dtype = str(value_dtype(cells.X))
+    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control, dtype=dtype).parts()
+
+
+def real_side_of(dataset: Dataset, perts) -> Side:
+    """The real cells of ``perts`` with the real controls, normalised once (cached on disk, one entry per set of
+    perturbations whatever asks for it); ``dtype`` is the data's, as cell-eval scores a submission."""
+    return Side.from_parts(_real_side_parts(dataset, tuple(sorted(map(str, perts)))))
 
 
 def real_side(dataset: Dataset, split: str = "test") -> Side:
-    """The real cells of ``split`` with the real controls, normalised once (cached on disk)."""
-    return Side.from_parts(_real_side_parts(dataset, split))
+    """:func:`real_side_of` the perturbations of ``split``, held in float64 as the built-in models are scored."""
+    return replace(real_side_of(dataset, split_perts(dataset, split)), dtype="float64")
 
 
 @cached("predicted_side", version="1")

@@ -15,8 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from vcc_core.cache import cached
 from vcc_core.cache.digest import file_digest
 from vcc_core.data.dataset import Dataset, split_perts
@@ -25,7 +23,7 @@ from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.predictions import prediction_kind, read_table
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.evaluation.evaluate import value_dtype
-from vcc_core.evaluation.sides import Side, inputs_of, predicted_side, real_cells, real_side, side_of_cells
+from vcc_core.evaluation.sides import Side, inputs_of, predicted_side, real_side, real_side_of, side_of_cells
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.metrics import MetricInputs
 from vcc_core.models.training import train_predict
@@ -101,25 +99,25 @@ def content_key(path: str | Path) -> str:
     return f"{size}:{file_digest(path, size)}"
 
 
+def table_profiles(dataset: Dataset, path: Path) -> Profiles:
+    """A pseudobulk table read against ``dataset``, its control row or else the dataset's control mean as control.
+
+    Raises ``ValueError`` as :func:`~vcc_core.data.predictions.read_table`, or for perturbations the data lacks.
+    """
+    table, has_control = read_table(path, genes=dataset.profiles.genes, pert_col=dataset.pert_col,
+                                    control=dataset.control)  # fmt: skip
+    _absent(path.name, table.perts, dataset)
+    control = table.control if has_control else dataset.profiles.control
+    return Profiles(table.means, control, table.perts, table.genes, table.n_cells)
+
+
 @cached("file_side", version="1", ignore=("file",))
 def _file_side_parts(dataset: Dataset, content: str, file: Path, kind: str, cells_per_pert: int) -> dict:
     if kind == "table":
-        pred, has_control = read_table(file, genes=dataset.profiles.genes, pert_col=dataset.pert_col,
-                                       control=dataset.control)  # fmt: skip
-        _absent(file.name, pred.perts, dataset)
-        if not has_control:
-            pred = Profiles(pred.means, dataset.profiles.control, pred.perts, pred.genes, pred.n_cells)
-        cells = to_submission(pred, dataset, cells_per_pert=cells_per_pert)
+        cells = to_submission(table_profiles(dataset, file), dataset, cells_per_pert=cells_per_pert)
         return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control).parts()
     cells, space = load_predictions(file, real=dataset.adata, pert_col=dataset.pert_col, control=dataset.control)
     cells = log1p_normalize(cells, copy=False) if space == "counts" else cells
-    dtype = str(value_dtype(cells.X))
-    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control, dtype=dtype).parts()
-
-
-@cached("real_side_of", version="1")
-def _real_side_parts(dataset: Dataset, perts: tuple[str, ...]) -> dict:
-    cells = real_cells(dataset, perts)
     dtype = str(value_dtype(cells.X))
     return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control, dtype=dtype).parts()
 
@@ -135,7 +133,7 @@ def sides(dataset: Dataset, source: PredictionSource, *, cells_per_pert: int = 1
         msg = f"{path.name} cannot be read ({err.strerror or err}); register it again"
         raise ValueError(msg) from err
     pred = Side.from_parts(_file_side_parts(dataset, key, path, source.kind, cells_per_pert))
-    real = Side.from_parts(_real_side_parts(dataset, tuple(sorted(map(str, pred.profiles.perts)))))
+    real = real_side_of(dataset, pred.profiles.perts)
     # Predicted cells are scored in their data's float type, as cell-eval scores a submission; a table, like the
     # built-in models whose pseudobulks it holds, in float64.
     return (real, pred) if source.kind == "cells" else (replace(real, dtype=pred.dtype), pred)
@@ -156,15 +154,4 @@ def sweep_profiles(dataset: Dataset, source: PredictionSource) -> tuple[Profiles
         real = dataset.profiles.subset(split_perts(dataset, "test"))
         return real, train_predict(dataset, source.location)
     real, pred = sides(dataset, source)
-    if source.kind == "table":
-        table, has_control = read_table(Path(source.location), genes=dataset.profiles.genes,
-                                        pert_col=dataset.pert_col, control=dataset.control)  # fmt: skip
-        control = table.control if has_control else dataset.profiles.control
-        return real.profiles, Profiles(table.means, control, table.perts, table.genes, table.n_cells)
-    return real.profiles, pred.profiles
-
-
-def n_cells(dataset: Dataset, source: PredictionSource, *, cells_per_pert: int = 100) -> np.ndarray:
-    """Predicted cells per evaluated perturbation (a table's: the cells it is expanded to)."""
-    _, pred = sides(dataset, source, cells_per_pert=cells_per_pert)
-    return pred.profiles.n_cells
+    return real.profiles, (table_profiles(dataset, Path(source.location)) if source.kind == "table" else pred.profiles)
