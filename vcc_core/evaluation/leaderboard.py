@@ -17,7 +17,7 @@ from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.scoring import average_rank, score_replicate_scaled, score_vcc2025
 from vcc_core.evaluation.sides import model_inputs, predicted_test_cells
-from vcc_core.evaluation.sources import source_inputs
+from vcc_core.evaluation.sources import PredictionSource, source_inputs
 from vcc_core.metrics import VCC_METRICS
 from vcc_core.progress import Progress, reporter
 
@@ -112,16 +112,8 @@ def compare_available(
 
     A model may need data that a dataset lacks (``kernel_ridge``: an external screen); the others are still scored.
     """
-    report = reporter(progress)
-    rows, failed = [], {}
-    for i, model in enumerate(models):
-        report(i / len(models), f"{model}: training, expanding to cells, DE, metrics")
-        try:
-            rows.append(compare(dataset, [model], profile=profile))
-        except ValueError as err:
-            failed[model] = str(err)
-    report(1.0, "done")
-    table = pd.concat(rows) if rows else pd.DataFrame(index=pd.Index([], name="model"))
+    sources = [PredictionSource.model(model) for model in models]
+    table, _, failed = compare_sources(dataset, sources, profile=profile, progress=progress)
     return table, failed
 
 
