@@ -45,7 +45,6 @@ def build_files(workdir: Path, *, genes: int, perts: int, cells: int, controls: 
     import anndata as ad
 
     from vcc_core.data.simulate import SimConfig, write_simulation
-    from vcc_core.keys import CONTROL, PERT_COL
 
     folder = workdir / f"g{genes}_p{perts}_c{cells}_n{controls}"
     real_path, pred_path = folder / "real.h5ad", folder / "pred.h5ad"
@@ -55,10 +54,20 @@ def build_files(workdir: Path, *, genes: int, perts: int, cells: int, controls: 
     cfg = SimConfig(n_genes=genes, n_perts=perts, cells_per_pert=cells, n_control=controls, n_programs=10)
     print(f"simulating {controls + perts * cells:,} cells x {genes:,} genes -> {real_path}", file=sys.stderr)
     write_simulation(real_path, cfg)
-    real = ad.read_h5ad(real_path)
+    resampled_prediction(ad.read_h5ad(real_path)).write_h5ad(pred_path)
+    return real_path, pred_path
+
+
+def resampled_prediction(real, *, seed: int = 0):
+    """A prediction of resampled real cells: 70% of each perturbation's cells drawn from its own, 30% from the next
+    one's (sorted names), controls resampled from the controls; the real counts, labels in ``obs[PERT_COL]``."""
+    import anndata as ad
+
+    from vcc_core.keys import CONTROL, PERT_COL
+
     labels = real.obs[PERT_COL].astype(str).to_numpy()
     names = sorted(set(labels) - {CONTROL})
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     rows, out_labels = [], []
     for i, name in enumerate([CONTROL, *names]):
         own = np.flatnonzero(labels == name)
@@ -66,11 +75,9 @@ def build_files(workdir: Path, *, genes: int, perts: int, cells: int, controls: 
         k = round(0.7 * own.size)
         rows.append(np.concatenate([rng.choice(own, k), rng.choice(other, own.size - k)]))
         out_labels += [name] * own.size
-    pick = np.concatenate(rows)
-    pred = ad.AnnData(X=real.X[pick], obs=pd.DataFrame({PERT_COL: out_labels}), var=real.var[[]].copy())
+    pred = ad.AnnData(X=real.X[np.concatenate(rows)], obs=pd.DataFrame({PERT_COL: out_labels}), var=real.var[[]].copy())
     pred.obs_names = [f"p{i}" for i in range(pred.n_obs)]
-    pred.write_h5ad(pred_path)
-    return real_path, pred_path
+    return pred
 
 
 def child_ours(real: str, pred: str, out: str, profile: str, mode: str) -> None:

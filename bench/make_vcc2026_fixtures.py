@@ -23,9 +23,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 OUT = ROOT / "tests" / "fixtures" / "vcc2026"
@@ -36,26 +33,14 @@ def synthetic_pair(folder: Path) -> tuple[Path, Path]:
     """The ``tiny`` preset and a prediction of resampled real cells, both raw counts."""
     import anndata as ad
 
+    from bench.bench_evaluate import resampled_prediction
     from vcc_core.data.simulate import simulate
-    from vcc_core.keys import CONTROL, PERT_COL
+    from vcc_core.keys import PERT_COL
 
     real = simulate("tiny", seed=0)
-    real.uns.pop("vcc_space", None)
-    labels = real.obs[PERT_COL].astype(str).to_numpy()
-    names = sorted(set(labels) - {CONTROL})
-    rng = np.random.default_rng(0)
-    rows, out = [], []
-    for i, name in enumerate([CONTROL, *names]):
-        own = np.flatnonzero(labels == name)
-        other = own if name == CONTROL else np.flatnonzero(labels == names[(i) % len(names)])
-        k = round(0.7 * own.size)
-        rows.append(np.concatenate([rng.choice(own, k), rng.choice(other, own.size - k)]))
-        out += [name] * own.size
-    pred = ad.AnnData(X=real.X[np.concatenate(rows)], obs=pd.DataFrame({PERT_COL: out}), var=real.var[[]].copy())
-    pred.obs_names = [f"p{i}" for i in range(pred.n_obs)]
     real_path, pred_path = folder / "real.h5ad", folder / "pred.h5ad"
     ad.AnnData(X=real.X, obs=real.obs[[PERT_COL]].copy(), var=real.var[[]].copy()).write_h5ad(real_path)
-    pred.write_h5ad(pred_path)
+    resampled_prediction(real, seed=0).write_h5ad(pred_path)
     return real_path, pred_path
 
 

@@ -28,7 +28,7 @@ LOG1P_MAX = 25.0
 """Largest log1p mean a table may hold (``log1p`` of 7e10): larger values are counts, not log1p."""
 
 
-def prediction_kind(path: str | Path, *, pert_col: str = PERT_COL, control: str = CONTROL) -> Kind:
+def prediction_kind(path: str | Path, *, pert_col: str = PERT_COL) -> Kind:
     """``"table"`` for ``.csv`` / ``.parquet`` and for an ``.h5ad`` with one row per label (perturbations and an
     optional control row); ``"cells"`` for an ``.h5ad`` of predicted cells. Raises ``ValueError`` for other files."""
     path = Path(path)
