@@ -135,11 +135,13 @@ def _stamp(source: PredictionSource) -> tuple:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _genes_match(path: str, stamp: tuple, fingerprint: str, _genes) -> bool:
+def _folder_source(path: str, stamp: tuple, fingerprint: str, _genes) -> PredictionSource | None:
+    """The file at ``path`` as a prediction when its genes are the dataset's, else None: its header and its kind
+    are read once per version of the file (``stamp``), not on every rerun."""
     try:
-        return set(file_genes(path)) == set(map(str, _genes))
+        return PredictionSource.file(path) if set(file_genes(path)) == set(map(str, _genes)) else None
     except (OSError, ValueError, KeyError):
-        return False
+        return None
 
 
 def folder_predictions(data: Dataset) -> list[PredictionSource]:
@@ -148,15 +150,12 @@ def folder_predictions(data: Dataset) -> list[PredictionSource]:
     found = []
     for folder in data_dirs():
         for path in sorted(p for suffix in SUFFIXES for p in folder.glob(f"*{suffix}")):
+            if str(path.resolve()) in own:
+                continue
             stat = path.stat()
-            if str(path.resolve()) in own or not _genes_match(
-                str(path), (stat.st_size, stat.st_mtime_ns), data.fingerprint, data.profiles.genes
-            ):
-                continue
-            try:
-                found.append(PredictionSource.file(path))
-            except (OSError, ValueError):
-                continue
+            stamp = (stat.st_size, stat.st_mtime_ns)
+            if source := _folder_source(str(path), stamp, data.fingerprint, data.profiles.genes):
+                found.append(source)
     return found
 
 
