@@ -74,3 +74,108 @@ def expr_distance_unbiased(
 def expr_real_mass_ratio(b_pert: np.ndarray) -> np.ndarray:
     """``(P,)`` ``sum_g expm1(b_pg) / 5e4``: the share of the normalised total a profile holds (1 unless rounding)."""
     return np.expm1(b_pert).sum(axis=1) / TARGET
+
+
+def expr_mse_unbiased(
+    b_pred: np.ndarray, b_real: np.ndarray, c_pred: np.ndarray, c_real: np.ndarray, *, target_cols: np.ndarray
+) -> np.ndarray:
+    """``(P,)`` ``(|b^_p - b_p|^2 - C^_p - C_p) / G_p`` (own target left out): the squared error between predicted
+    and real profiles with both sides' sampling noise taken off, so a prediction is not rewarded for averaging
+    more cells than the data has."""
+    return (_plug_in(b_pred, b_real, target_cols) - c_pred - c_real) / _kept(b_pred, target_cols)
+
+
+def expr_mse_unbiased_capped(
+    b_pred: np.ndarray,
+    b_real: np.ndarray,
+    c_pred: np.ndarray,
+    c_real: np.ndarray,
+    *,
+    target_cols: np.ndarray,
+    rho: float,
+) -> np.ndarray:
+    """``(P,)`` ``(|b^_p - b_p|^2 - rho min(C^_p, C_p) - C_p) / G_p``: the predicted side's noise credit capped by
+    ``rho`` (:func:`noise_budget`) and by the real side's own noise."""
+    credit = rho * np.minimum(c_pred, c_real)
+    return (_plug_in(b_pred, b_real, target_cols) - credit - c_real) / _kept(b_pred, target_cols)
+
+
+def noise_budget(b_pred: np.ndarray, c_pred: np.ndarray, c_real: np.ndarray, *, target_cols: np.ndarray) -> float:
+    """``rho = min(1, B / claim)``: how much of its noise credit a prediction may claim (1 when ``claim`` is 0).
+
+    ``claim = sum_p w_p min(C^_p, C_p)`` with ``w_p = 1 / G_p``; the budget ``B = sum_g max(0, sum_p w_p
+    (b^_pg - m_g)^2)`` is the weighted spread of the predicted profiles across perturbations (``m_g`` their
+    ``w``-weighted mean), each row's own target gene left out, genes kept by fewer than two rows skipped. A
+    prediction cannot claim more sampling noise than its profiles actually vary by.
+    """
+    w = 1.0 / _kept(b_pred, target_cols)
+    claim = float(np.sum(w * np.minimum(c_pred, c_real)))
+    if claim <= 0:
+        return 1.0
+    dev = b_pred - b_pred.mean(axis=0)  # shifted sums: profiles are large against their spread
+    s1 = w @ dev
+    s2 = w @ (dev * dev)
+    wsum = np.full(b_pred.shape[1], w.sum())
+    rows_kept = np.full(b_pred.shape[1], float(b_pred.shape[0]))
+    for p in np.flatnonzero(target_cols >= 0):
+        g = target_cols[p]
+        s1[g] -= w[p] * dev[p, g]
+        s2[g] -= w[p] * dev[p, g] ** 2
+        wsum[g] -= w[p]
+        rows_kept[g] -= 1
+    ok = (rows_kept >= 2) & (wsum > 0)
+    budget = float(np.maximum(s2[ok] - s1[ok] ** 2 / wsum[ok], 0.0).sum()) if ok.any() else 0.0
+    return min(1.0, budget / claim)
+
+
+def ratio_of_sums(numerator: np.ndarray, denominator: np.ndarray) -> float:
+    """``sum num / sum den`` over the perturbations finite in both (``expr_mse_unbiased_capped_norm``).
+
+    Raises ``ValueError`` when the denominators sum to 0 or less (the real effects are not larger than noise).
+    """
+    both = np.isfinite(numerator) & np.isfinite(denominator)
+    total = float(denominator[both].sum())
+    if not total > 0:
+        msg = (
+            f"the real effects' sizes (expr_distance_unbiased) sum to {total:.3g} over {int(both.sum())} "
+            "perturbations: no larger than their noise, so the normalised expression error is undefined"
+        )
+        raise ValueError(msg)
+    return float(numerator[both].sum()) / total
+
+
+def pds_cosine(real_delta: np.ndarray, pred_delta: np.ndarray, *, exclude_cols: np.ndarray) -> np.ndarray:
+    """``(P,)`` cosine perturbation discrimination: ``1 - k_p / (n - 1)``.
+
+    ``D_pq = clip(1 - cos(d^_p, d_q), 0, 2)`` between predicted effect ``p`` and real effect ``q`` (both against
+    the real control profile) over the genes other than ``exclude_cols`` (every target of the panel; a zero
+    vector gives ``D = 1``); ``k_p`` counts the real effects closer than the true one, ties at half weight. 1: the
+    prediction is closest to its own effect; 0: farthest. Scaling a prediction does not change it.
+    """
+    keep = np.ones(real_delta.shape[1], dtype=bool)
+    keep[exclude_cols] = False
+    r, q = real_delta[:, keep], pred_delta[:, keep]
+    nr, nq = np.linalg.norm(r, axis=1), np.linalg.norm(q, axis=1)
+    dot = q @ r.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.where((nq[:, None] > 0) & (nr[None, :] > 0), 1.0 - dot / (nq[:, None] * nr[None, :]), 1.0)
+    dist = np.clip(dist, 0.0, 2.0)
+    n = r.shape[0]
+    if n <= 1:
+        return np.ones(n)
+    own = np.diag(dist)[:, None]
+    closer = (dist < own).sum(axis=1)
+    tied = (dist == own).sum(axis=1) - 1
+    return 1.0 - (closer + tied / 2.0) / (n - 1)
+
+
+def _plug_in(b_pred: np.ndarray, b_real: np.ndarray, target_cols: np.ndarray) -> np.ndarray:
+    sq = (b_pred - b_real) ** 2
+    rows = np.flatnonzero(target_cols >= 0)
+    total = sq.sum(axis=1)
+    total[rows] -= sq[rows, target_cols[rows]]
+    return total
+
+
+def _kept(b: np.ndarray, target_cols: np.ndarray) -> np.ndarray:
+    return b.shape[1] - (target_cols >= 0).astype(np.float64)

@@ -1,0 +1,168 @@
+"""``evaluate --profile vcc2026``: the VCC 2026 metric set of a prediction, as cell-eval2 0.20.0 computes it.
+
+Both files hold raw counts. Each side is reduced once (:class:`CountsSide`): its summed-count profiles with their
+jackknife noise (:mod:`vcc_core.metrics.vcc2026`) and its DE on CPM against a control (:mod:`vcc_core.de.cpm`).
+With ``control_source="real"`` (the challenge's setting) the predicted cells are tested against the real control
+cells and the predicted effects are taken against the real control profile; the predicted control rows are only
+checked. ``control_source="pred"`` (the replicate anchor and the ceiling) uses each side's own control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from vcc_core.de.cpm import GatedDE, cpm, gated_de
+from vcc_core.keys import CONTROL, PERT_COL
+from vcc_core.metrics import vcc2026 as expr
+from vcc_core.metrics import vcc2026_de as dem
+from vcc_core.metrics.registry import target_columns
+from vcc_core.progress import Say
+
+DERIVED = "expr_mse_unbiased_capped_norm"
+PER_PERTURBATION = [
+    "de_wilcoxon_lfc_nmae",
+    "de_wilcoxon_direction_fidelity_yield_raw",
+    "de_wilcoxon_direction_reach_raw",
+    "de_wilcoxon_sig_jaccard",
+    "pds_cosine",
+    "expr_mse_unbiased",
+    "expr_mse_unbiased_capped",
+    "expr_distance_unbiased",
+    "expr_real_mass_ratio",
+]
+"""The per-perturbation members in cell-eval2's ``results.csv`` order."""
+
+ControlSource = Literal["real", "pred"]
+
+
+@dataclass(frozen=True)
+class CountsSide:
+    """One side reduced: ``groups`` (sorted labels, control included), profiles ``b`` ``(groups, G)``, noise
+    ``c`` ``(groups,)`` and the DE of its perturbations (sorted, control left out)."""
+
+    groups: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    de: GatedDE
+
+    def rows(self, names) -> np.ndarray:
+        index = {name: k for k, name in enumerate(self.groups)}
+        return np.array([index[name] for name in names])
+
+
+@dataclass(frozen=True)
+class Evaluation2026:
+    """``results``: one row per perturbation (sorted), the nine per-perturbation members; ``derived``: the
+    ratio of sums ``expr_mse_unbiased_capped_norm``."""
+
+    results: pd.DataFrame
+    derived: float
+
+
+def counts_side(x, labels, *, de_x=None, de_labels=None, control: str = CONTROL, say: Say | None = None) -> CountsSide:
+    """Reduce raw counts ``x`` (cells x genes) labelled ``labels``; the DE runs on ``de_x`` / ``de_labels`` when
+    given (the predicted cells with the real control cells), else on the same cells."""
+    labels = np.asarray(labels).astype(str)
+    groups, b, c = expr.lognorm_profiles(x, labels)
+    if say is not None:
+        say("DE on CPM against control")
+    de_x, de_labels = (x, labels) if de_x is None else (de_x, np.asarray(de_labels).astype(str))
+    return CountsSide(groups, b, c, gated_de(cpm(de_x), de_labels, control=control))
+
+
+def sides(
+    real: ad.AnnData,
+    pred: ad.AnnData,
+    *,
+    pert_col: str = PERT_COL,
+    control: str = CONTROL,
+    control_source: ControlSource = "real",
+    say: Say | None = None,
+) -> tuple[CountsSide, CountsSide]:
+    """Both sides of an evaluation (real first)."""
+    real_labels = real.obs[pert_col].astype(str).to_numpy()
+    pred_labels = pred.obs[pert_col].astype(str).to_numpy()
+    if say is not None:
+        say("real profiles")
+    real_side = counts_side(real.X, real_labels, control=control, say=say)
+    if say is not None:
+        say("predicted profiles")
+    if control_source == "pred":
+        return real_side, counts_side(pred.X, pred_labels, control=control, say=say)
+    own = np.flatnonzero(pred_labels != control)
+    ctrl = np.flatnonzero(real_labels == control)
+    de_x = sparse.vstack([sparse.csr_matrix(pred.X[own]), sparse.csr_matrix(real.X[ctrl])], format="csr")
+    de_labels = np.concatenate([pred_labels[own], real_labels[ctrl]])
+    return real_side, counts_side(pred.X, pred_labels, de_x=de_x, de_labels=de_labels, control=control, say=say)
+
+
+def score_sides(
+    real: CountsSide,
+    pred: CountsSide,
+    *,
+    genes,
+    control: str = CONTROL,
+    control_source: ControlSource = "real",
+) -> Evaluation2026:
+    """The ten members from two reduced sides over the genes ``genes`` (the files' var names)."""
+    genes = np.asarray(genes).astype(str)
+    perts = np.array([g for g in real.groups if g != control], dtype=object)
+    targets = target_columns(perts, genes)
+    r, q = real.rows(perts), pred.rows(perts)
+    ctrl_real = real.b[real.rows([control])[0]]
+    ctrl_pred = ctrl_real if control_source == "real" else pred.b[pred.rows([control])[0]]
+    b_real, b_pred, c_real, c_pred = real.b[r], pred.b[q], real.c[r], pred.c[q]
+    rho = expr.noise_budget(b_pred, c_pred, c_real, target_cols=targets)
+    capped = expr.expr_mse_unbiased_capped(b_pred, b_real, c_pred, c_real, target_cols=targets, rho=rho)
+    distance = expr.expr_distance_unbiased(
+        b_real, ctrl_real, c_real, real.c[real.rows([control])[0]], target_cols=targets
+    )
+    table = {
+        **de_members(real.de, pred.de, perts=perts, targets=targets, genes=genes),
+        "pds_cosine": expr.pds_cosine(
+            b_real - ctrl_real, b_pred - ctrl_pred, exclude_cols=np.unique(targets[targets >= 0])
+        ),
+        "expr_mse_unbiased": expr.expr_mse_unbiased(b_pred, b_real, c_pred, c_real, target_cols=targets),
+        "expr_mse_unbiased_capped": capped,
+        "expr_distance_unbiased": distance,
+        "expr_real_mass_ratio": expr.expr_real_mass_ratio(b_real),
+    }
+    results = pd.DataFrame(table, index=pd.Index(perts, name="perturbation"))[PER_PERTURBATION]
+    return Evaluation2026(results, expr.ratio_of_sums(capped, distance))
+
+
+def de_members(real: GatedDE, pred: GatedDE, *, perts, targets: np.ndarray, genes: np.ndarray) -> dict:
+    """The four DE members on the union of both sides' gated genes (a gene one side did not test is not
+    significant there and has no fold change)."""
+    union = np.union1d(real.genes, pred.genes)
+    real = _rows(real.on_genes(union), perts)
+    pred = _rows(pred.on_genes(union), perts)
+    own = union[None, :] == targets[:, None]
+    real_sig, pred_sig = real.p_adj < dem.ALPHA, pred.p_adj < dem.ALPHA
+    tested = ~np.isnan(pred.pvalue)
+    return {
+        "de_wilcoxon_lfc_nmae": dem.lfc_nmae(real_sig, real.lfc, pred.lfc, own=own),
+        "de_wilcoxon_direction_fidelity_yield_raw": dem.direction_fidelity_yield(
+            real_sig, pred_sig, real.lfc, pred.lfc, own=own
+        ),
+        "de_wilcoxon_direction_reach_raw": dem.direction_reach(
+            real_sig & tested, pred_sig, pred.p_adj, pred.pvalue, real.lfc, pred.lfc, own=own, names=genes[union]
+        ),
+        "de_wilcoxon_sig_jaccard": dem.sig_jaccard(real_sig, pred_sig, own=own),
+    }
+
+
+def _rows(de: GatedDE, perts) -> GatedDE:
+    index = {name: k for k, name in enumerate(de.perts)}
+    missing = [p for p in perts if p not in index]
+    if missing:
+        msg = f"the DE has no rows for {len(missing)} perturbation(s): {', '.join(missing[:10])}"
+        raise ValueError(msg)
+    rows = np.array([index[p] for p in perts])
+    return GatedDE(np.asarray(perts), de.genes, de.pvalue[rows], de.p_adj[rows], de.lfc[rows])
