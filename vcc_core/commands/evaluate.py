@@ -21,7 +21,18 @@ def register(subparsers) -> None:
     parser.add_argument("--real", required=True, help="real data .h5ad (counts or log1p)")
     parser.add_argument("--pred", required=True, help="predicted cells .h5ad, same genes, with control cells")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--profile", choices=list(PROFILES), default="vcc", help="metric set (default: %(default)s)")
+    parser.add_argument(
+        "--profile",
+        choices=[*PROFILES, "vcc2026"],
+        default="vcc",
+        help="metric set; vcc2026: the VCC 2026 set of cell-eval2 --preset vcc2026, on raw counts, written in "
+        "cell-eval2's layout (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--context-col",
+        help="--profile vcc2026: obs column of cell contexts (cell lines); the metrics of each context in its own "
+        "folder and their mean over contexts in context_agg.csv",
+    )
     parser.add_argument("--pert-col", default=PERT_COL, help="perturbation column of obs (default: %(default)s)")
     parser.add_argument("--control", default=CONTROL, help="control label (default: %(default)s)")
     parser.add_argument(
@@ -59,6 +70,11 @@ def run(args) -> int:
     if args.address and args.scheduler != "dask":
         msg = "--address is the Dask scheduler of --scheduler dask; add --scheduler dask or leave --address out"
         raise ValueError(msg)
+    if args.profile == "vcc2026":
+        return run_vcc2026(args, progress)
+    if args.context_col:
+        msg = "--context-col goes with --profile vcc2026"
+        raise ValueError(msg)
     common = {"pert_col": args.pert_col, "control": args.control, "profile": args.profile, "progress": progress}
     if args.scheduler == "dask":
         from vcc_core.scale.distributed import evaluate as evaluate_on_dask
@@ -78,4 +94,24 @@ def run(args) -> int:
     progress(f"wrote {paths[0]} and {paths[1]}; peak memory of this process {peak:.2f} GiB")
     means = agg.loc["mean"].astype(float)
     print("\n".join(f"{name}\t{value:.6g}" for name, value in means.items()))
+    return 0
+
+
+def run_vcc2026(args, progress) -> int:
+    from vcc_core.evaluation.contexts import evaluate_contexts, write_contexts
+    from vcc_core.evaluation.vcc2026 import aggregate_2026, evaluate_vcc2026, write_2026
+
+    if args.scheduler != "inprocess":
+        msg = "--profile vcc2026 runs in this process; leave --scheduler out"
+        raise ValueError(msg)
+    common = {"pert_col": args.pert_col, "control": args.control, "progress": progress}
+    if args.context_col:
+        evaluations = evaluate_contexts(args.real, args.pred, context_col=args.context_col, **common)
+        means = write_contexts(evaluations, args.out).loc["mean over contexts"]
+    else:
+        evaluation = evaluate_vcc2026(args.real, args.pred, **common)
+        paths = write_2026(evaluation, args.out)
+        progress(f"wrote {paths[0]} and {paths[1]}")
+        means = aggregate_2026(evaluation).loc["mean"]
+    print("\n".join(f"{name}\t{value:.6g}" for name, value in means.astype(float).items()))
     return 0

@@ -10,6 +10,7 @@ checked. ``control_source="pred"`` (the replicate anchor and the ceiling) uses e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import anndata as ad
@@ -18,11 +19,12 @@ import pandas as pd
 from scipy import sparse
 
 from vcc_core.de.cpm import GatedDE, cpm, gated_de
+from vcc_core.evaluation.counts_pair import read_counts_pair
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import vcc2026 as expr
 from vcc_core.metrics import vcc2026_de as dem
 from vcc_core.metrics.registry import target_columns
-from vcc_core.progress import Say
+from vcc_core.progress import Say, sayer
 
 DERIVED = "expr_mse_unbiased_capped_norm"
 PER_PERTURBATION = [
@@ -63,6 +65,70 @@ class Evaluation2026:
 
     results: pd.DataFrame
     derived: float
+
+
+def evaluate_vcc2026(
+    real: ad.AnnData | str | Path,
+    pred: ad.AnnData | str | Path,
+    *,
+    pert_col: str = PERT_COL,
+    control: str = CONTROL,
+    progress: Say | None = None,
+) -> Evaluation2026:
+    """The VCC 2026 metrics of predicted cells ``pred`` against ``real`` (AnnData or ``.h5ad`` paths, raw counts).
+
+    Raises ``ValueError`` for inputs outside the contract of :mod:`vcc_core.evaluation.counts_pair`.
+    """
+    say = sayer(progress)
+    real, pred = read_counts_pair(real, pred, pert_col=pert_col, control=control)
+    say(f"checked real data ({real.n_obs:,} cells) and predictions ({pred.n_obs:,} cells): raw counts, same genes")
+    real_side, pred_side = sides(real, pred, pert_col=pert_col, control=control, say=say)
+    say("metrics")
+    return score_sides(real_side, pred_side, genes=real.var_names, control=control)
+
+
+AGG_ROWS = ["count", "null_count", "mean", "std", "min", "max", "median"]
+
+
+def results_long(evaluation: Evaluation2026) -> pd.DataFrame:
+    """``perturbation, metric, value``, metric by metric (cell-eval2's ``results.csv``); an undefined
+    ``de_wilcoxon_lfc_nmae`` has no row, other undefined values are NaN."""
+    long = evaluation.results.reset_index().melt(id_vars="perturbation", var_name="metric")
+    order = {name: k for k, name in enumerate(PER_PERTURBATION)}
+    long = long.sort_values(["metric", "perturbation"], key=lambda c: c.map(order) if c.name == "metric" else c)
+    omitted = (long["metric"] == "de_wilcoxon_lfc_nmae") & long["value"].isna()
+    return long[~omitted].reset_index(drop=True)
+
+
+def aggregate_2026(evaluation: Evaluation2026) -> pd.DataFrame:
+    """cell-eval2's ``agg_results.csv``: a column per metric (sorted by name), rows :data:`AGG_ROWS`; ``count`` the
+    rows written, the others over the non-NaN values (``std`` with ddof 1); the ratio of sums has only ``mean``."""
+    long = results_long(evaluation)
+    table = {}
+    for name in sorted([*PER_PERTURBATION, DERIVED]):
+        if name == DERIVED:
+            table[name] = [np.nan, np.nan, evaluation.derived, np.nan, np.nan, np.nan, np.nan]
+            continue
+        values = long.loc[long["metric"] == name, "value"].to_numpy(dtype=np.float64)
+        kept = values[~np.isnan(values)]
+        stats = [np.mean, lambda v: np.std(v, ddof=1) if v.size > 1 else np.nan, np.min, np.max, np.median]
+        table[name] = [float(values.size), 0.0, *(float(f(kept)) if kept.size else np.nan for f in stats)]
+    return pd.DataFrame(table, index=pd.Index(AGG_ROWS, name="statistic"))
+
+
+def write_2026(evaluation: Evaluation2026, outdir: str | Path) -> tuple[Path, Path]:
+    """Write ``results.csv`` (long) and ``agg_results.csv`` into ``outdir`` in cell-eval2's layout."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = (outdir / "results.csv", outdir / "agg_results.csv")
+    results_long(evaluation).to_csv(paths[0], index=False, float_format=shortest, na_rep="NaN")
+    aggregate_2026(evaluation).to_csv(paths[1], float_format=shortest, na_rep="NaN")
+    return paths
+
+
+def shortest(value: float) -> str:
+    """A float in its shortest round-trip form (the CSV style of polars)."""
+    return repr(float(value))
 
 
 def counts_side(x, labels, *, de_x=None, de_labels=None, control: str = CONTROL, say: Say | None = None) -> CountsSide:
@@ -109,8 +175,12 @@ def score_sides(
     genes,
     control: str = CONTROL,
     control_source: ControlSource = "real",
+    strict: bool = True,
 ) -> Evaluation2026:
-    """The ten members from two reduced sides over the genes ``genes`` (the files' var names)."""
+    """The ten members from two reduced sides over the genes ``genes`` (the files' var names).
+
+    ``strict``: raise ``ValueError`` when the ratio of sums is undefined (else it is NaN).
+    """
     genes = np.asarray(genes).astype(str)
     perts = np.array([g for g in real.groups if g != control], dtype=object)
     targets = target_columns(perts, genes)
@@ -134,7 +204,7 @@ def score_sides(
         "expr_real_mass_ratio": expr.expr_real_mass_ratio(b_real),
     }
     results = pd.DataFrame(table, index=pd.Index(perts, name="perturbation"))[PER_PERTURBATION]
-    return Evaluation2026(results, expr.ratio_of_sums(capped, distance))
+    return Evaluation2026(results, expr.ratio_of_sums(capped, distance, strict=strict))
 
 
 def de_members(real: GatedDE, pred: GatedDE, *, perts, targets: np.ndarray, genes: np.ndarray) -> dict:

@@ -128,14 +128,17 @@ def noise_budget(b_pred: np.ndarray, c_pred: np.ndarray, c_real: np.ndarray, *, 
     return min(1.0, budget / claim)
 
 
-def ratio_of_sums(numerator: np.ndarray, denominator: np.ndarray) -> float:
+def ratio_of_sums(numerator: np.ndarray, denominator: np.ndarray, *, strict: bool = True) -> float:
     """``sum num / sum den`` over the perturbations finite in both (``expr_mse_unbiased_capped_norm``).
 
-    Raises ``ValueError`` when the denominators sum to 0 or less (the real effects are not larger than noise).
+    When the denominators sum to 0 or less (the real effects are not larger than their noise) it is undefined:
+    ``ValueError`` if ``strict``, else NaN.
     """
     both = np.isfinite(numerator) & np.isfinite(denominator)
     total = float(denominator[both].sum())
     if not total > 0:
+        if not strict:
+            return np.nan
         msg = (
             f"the real effects' sizes (expr_distance_unbiased) sum to {total:.3g} over {int(both.sum())} "
             "perturbations: no larger than their noise, so the normalised expression error is undefined"

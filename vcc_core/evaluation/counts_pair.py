@@ -1,0 +1,99 @@
+"""The input contract of the VCC 2026 evaluation (cell-eval2 0.20.0 ``io.py::validate_pair``, ``norm.py``).
+
+Both files hold raw integer counts, at most 1e6 per cell, with the same genes in the same order and the same set
+of perturbation labels, control included (a prediction carries control cells, even though only the real ones are
+used). At least one perturbation must name a measured gene (its target), so that the own-gene exclusions apply.
+Every failure is a ``ValueError`` with one line naming the side, the rule and the first offenders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+from scipy import sparse
+
+from vcc_core.data.io import read_h5ad
+from vcc_core.data.normalize import iter_row_chunks
+from vcc_core.keys import CONTROL, PERT_COL
+from vcc_core.metrics.registry import target_columns
+
+MAX_CELL_TOTAL = 1e6
+INTEGER_TOLERANCE = 1e-6
+
+
+def read_counts_pair(
+    real: ad.AnnData | str | Path, pred: ad.AnnData | str | Path, *, pert_col: str = PERT_COL, control: str = CONTROL
+) -> tuple[ad.AnnData, ad.AnnData]:
+    """Open (paths) and check both sides; returns them unchanged."""
+    real = read_h5ad(real) if not isinstance(real, ad.AnnData) else real
+    pred = read_h5ad(pred) if not isinstance(pred, ad.AnnData) else pred
+    check_counts_pair(real, pred, pert_col=pert_col, control=control)
+    return real, pred
+
+
+def check_counts_pair(real: ad.AnnData, pred: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL) -> None:
+    """Raise ``ValueError`` unless ``real`` and ``pred`` meet the contract of the module docstring."""
+    for side, adata in (("real data", real), ("predictions", pred)):
+        if pert_col not in adata.obs.columns:
+            msg = f"{side}: obs has no column {pert_col!r}; columns: {', '.join(map(str, adata.obs.columns))}"
+            raise ValueError(msg)
+        check_counts(adata.X, side=side)
+    _check_genes(real, pred)
+    real_labels = set(real.obs[pert_col].astype(str))
+    pred_labels = set(pred.obs[pert_col].astype(str))
+    for side, labels in (("real data", real_labels), ("predictions", pred_labels)):
+        if control not in labels:
+            msg = f"{side}: no cell is labelled {control!r} (the control); the VCC 2026 metrics need control cells"
+            raise ValueError(msg)
+    for side, extra in (("real data", real_labels - pred_labels), ("predictions", pred_labels - real_labels)):
+        if extra:
+            names = ", ".join(sorted(extra)[:10])
+            msg = f"{side}: {len(extra)} label(s) found only on this side: {names}; both sides need the same labels"
+            raise ValueError(msg)
+    perts = sorted(real_labels - {control})
+    if not perts or (target_columns(perts, real.var_names) < 0).all():
+        msg = (
+            f"no perturbation label names a gene of the panel (labels: {', '.join(perts[:5])}); the VCC 2026 "
+            "metrics leave each perturbation's target gene out, so labels must be gene names"
+        )
+        raise ValueError(msg)
+
+
+def check_counts(x, *, side: str) -> None:
+    """Raw counts: finite, >= 0, integers (within 1e-6), at most 1e6 per cell."""
+    for rows, block in iter_row_chunks(x):
+        values = block.data if sparse.issparse(block) else np.asarray(block)
+        if values.dtype.kind == "f":
+            if not np.isfinite(values).all():
+                msg = f"{side}: X holds NaN or infinite values; expected raw counts"
+                raise ValueError(msg)
+            off = np.abs(values - np.round(values)) > INTEGER_TOLERANCE
+            if off.any():
+                msg = (
+                    f"{side}: X holds fractional values (e.g. {values[off][0]:.6g}); the VCC 2026 metrics take raw "
+                    "integer counts, not normalised or log1p values"
+                )
+                raise ValueError(msg)
+        if values.size and values.min() < 0:
+            msg = f"{side}: X holds negative values (min {values.min():.6g}); expected raw counts"
+            raise ValueError(msg)
+        totals = np.asarray(block.sum(axis=1)).ravel()
+        if totals.size and totals.max() > MAX_CELL_TOTAL:
+            cell = rows.start + int(np.argmax(totals))
+            msg = f"{side}: cell {cell} holds {totals.max():,.0f} counts, above the limit of 1,000,000 per cell"
+            raise ValueError(msg)
+
+
+def _check_genes(real: ad.AnnData, pred: ad.AnnData) -> None:
+    if not real.var_names.is_unique:
+        dup = real.var_names[real.var_names.duplicated()].unique()
+        msg = f"real data: {len(dup)} gene name(s) repeated: {', '.join(map(str, dup[:5]))}; gene names must be unique"
+        raise ValueError(msg)
+    if real.n_vars != pred.n_vars or not (real.var_names == pred.var_names).all():
+        msg = (
+            f"the predictions' genes ({pred.n_vars:,}) are not the real data's ({real.n_vars:,}) in the same "
+            "order; write the predicted cells over the real data's var_names"
+        )
+        raise ValueError(msg)
