@@ -57,7 +57,21 @@ def register(subparsers) -> None:
         default=23,
         help="--scheduler dask: float32 mantissa bits kept when ranking values; 23 is exact (default: %(default)s)",
     )
+    parser.add_argument("--anchor", action="store_true", help="--profile vcc2026: also the replicate anchor")
+    parser.add_argument("--ceiling", action="store_true", help="--profile vcc2026: also the data ceiling")
+    parser.add_argument("--ceiling-seed", type=int, default=0, help="seed of the ceiling's split (default: 0)")
+    parser.add_argument(
+        "--lfc-nmae-ref", action="store_true", help="--profile vcc2026: also the lfc_nmae reference (seed 0)"
+    )
     parser.set_defaults(func=run)
+
+
+VCC2026_ONLY = {
+    "--context-col": "context_col",
+    "--anchor": "anchor",
+    "--ceiling": "ceiling",
+    "--lfc-nmae-ref": "lfc_nmae_ref",
+}
 
 
 def run(args) -> int:
@@ -72,8 +86,9 @@ def run(args) -> int:
         raise ValueError(msg)
     if args.profile == "vcc2026":
         return run_vcc2026(args, progress)
-    if args.context_col:
-        msg = "--context-col goes with --profile vcc2026"
+    extras = [flag for flag, on in VCC2026_ONLY.items() if getattr(args, on)]
+    if extras:
+        msg = f"{', '.join(extras)} go(es) with --profile vcc2026"
         raise ValueError(msg)
     common = {"pert_col": args.pert_col, "control": args.control, "profile": args.profile, "progress": progress}
     if args.scheduler == "dask":
@@ -98,20 +113,9 @@ def run(args) -> int:
 
 
 def run_vcc2026(args, progress) -> int:
-    from vcc_core.evaluation.contexts import evaluate_contexts, write_contexts
-    from vcc_core.evaluation.vcc2026 import aggregate_2026, evaluate_vcc2026, write_2026
+    from vcc_core.commands._vcc2026 import run_vcc2026 as run_profile
 
     if args.scheduler != "inprocess":
         msg = "--profile vcc2026 runs in this process; leave --scheduler out"
         raise ValueError(msg)
-    common = {"pert_col": args.pert_col, "control": args.control, "progress": progress}
-    if args.context_col:
-        evaluations = evaluate_contexts(args.real, args.pred, context_col=args.context_col, **common)
-        means = write_contexts(evaluations, args.out).loc["mean over contexts"]
-    else:
-        evaluation = evaluate_vcc2026(args.real, args.pred, **common)
-        paths = write_2026(evaluation, args.out)
-        progress(f"wrote {paths[0]} and {paths[1]}")
-        means = aggregate_2026(evaluation).loc["mean"]
-    print("\n".join(f"{name}\t{value:.6g}" for name, value in means.astype(float).items()))
-    return 0
+    return run_profile(args, progress)

@@ -24,22 +24,32 @@ INTEGER_TOLERANCE = 1e-6
 
 
 def read_counts_pair(
-    real: ad.AnnData | str | Path, pred: ad.AnnData | str | Path, *, pert_col: str = PERT_COL, control: str = CONTROL
+    real: ad.AnnData | str | Path,
+    pred: ad.AnnData | str | Path,
+    *,
+    pert_col: str = PERT_COL,
+    control: str = CONTROL,
+    fractional_pred: bool = False,
 ) -> tuple[ad.AnnData, ad.AnnData]:
     """Open (paths) and check both sides; returns them unchanged."""
     real = read_h5ad(real) if not isinstance(real, ad.AnnData) else real
     pred = read_h5ad(pred) if not isinstance(pred, ad.AnnData) else pred
-    check_counts_pair(real, pred, pert_col=pert_col, control=control)
+    check_counts_pair(real, pred, pert_col=pert_col, control=control, fractional_pred=fractional_pred)
     return real, pred
 
 
-def check_counts_pair(real: ad.AnnData, pred: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL) -> None:
-    """Raise ``ValueError`` unless ``real`` and ``pred`` meet the contract of the module docstring."""
+def check_counts_pair(
+    real: ad.AnnData, pred: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL, fractional_pred: bool = False
+) -> None:
+    """Raise ``ValueError`` unless ``real`` and ``pred`` meet the contract of the module docstring.
+
+    ``fractional_pred``: the prediction may hold fractional counts (the generic baseline's scaled cells).
+    """
     for side, adata in (("real data", real), ("predictions", pred)):
         if pert_col not in adata.obs.columns:
             msg = f"{side}: obs has no column {pert_col!r}; columns: {', '.join(map(str, adata.obs.columns))}"
             raise ValueError(msg)
-        check_counts(adata.X, side=side)
+        check_counts(adata.X, side=side, fractional=fractional_pred and side == "predictions")
     _check_genes(real, pred)
     real_labels = set(real.obs[pert_col].astype(str))
     pred_labels = set(pred.obs[pert_col].astype(str))
@@ -61,8 +71,8 @@ def check_counts_pair(real: ad.AnnData, pred: ad.AnnData, *, pert_col: str = PER
         raise ValueError(msg)
 
 
-def check_counts(x, *, side: str) -> None:
-    """Raw counts: finite, >= 0, integers (within 1e-6), at most 1e6 per cell."""
+def check_counts(x, *, side: str, fractional: bool = False) -> None:
+    """Raw counts: finite, >= 0, integers (within 1e-6) unless ``fractional``, at most 1e6 per cell."""
     for rows, block in iter_row_chunks(x):
         values = block.data if sparse.issparse(block) else np.asarray(block)
         if values.dtype.kind == "f":
@@ -70,7 +80,7 @@ def check_counts(x, *, side: str) -> None:
                 msg = f"{side}: X holds NaN or infinite values; expected raw counts"
                 raise ValueError(msg)
             off = np.abs(values - np.round(values)) > INTEGER_TOLERANCE
-            if off.any():
+            if off.any() and not fractional:
                 msg = (
                     f"{side}: X holds fractional values (e.g. {values[off][0]:.6g}); the VCC 2026 metrics take raw "
                     "integer counts, not normalised or log1p values"

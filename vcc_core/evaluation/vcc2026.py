@@ -73,14 +73,16 @@ def evaluate_vcc2026(
     *,
     pert_col: str = PERT_COL,
     control: str = CONTROL,
+    fractional_pred: bool = False,
     progress: Say | None = None,
 ) -> Evaluation2026:
-    """The VCC 2026 metrics of predicted cells ``pred`` against ``real`` (AnnData or ``.h5ad`` paths, raw counts).
+    """The VCC 2026 metrics of predicted cells ``pred`` against ``real`` (AnnData or ``.h5ad`` paths, raw counts;
+    ``fractional_pred`` lets the prediction hold fractional counts, as the generic baseline does).
 
     Raises ``ValueError`` for inputs outside the contract of :mod:`vcc_core.evaluation.counts_pair`.
     """
     say = sayer(progress)
-    real, pred = read_counts_pair(real, pred, pert_col=pert_col, control=control)
+    real, pred = read_counts_pair(real, pred, pert_col=pert_col, control=control, fractional_pred=fractional_pred)
     say(f"checked real data ({real.n_obs:,} cells) and predictions ({pred.n_obs:,} cells): raw counts, same genes")
     real_side, pred_side = sides(real, pred, pert_col=pert_col, control=control, say=say)
     say("metrics")
