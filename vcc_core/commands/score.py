@@ -20,9 +20,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--preset", choices=["vcc2025", "vcc2026"], default="vcc2025", help="which challenge (default: %(default)s)"
     )
-    parser.add_argument(
-        "--anchor", help="vcc2026: anchor_agg.csv of evaluate --anchor on the real data, or its folder"
-    )
+    parser.add_argument("--anchor", help="vcc2026: anchor_agg.csv of evaluate --anchor on the real data, or its folder")
     parser.add_argument("--lfc-nmae-ref", help="vcc2026: lfc_nmae_ref_agg.csv of evaluate --lfc-nmae-ref")
     parser.set_defaults(func=run)
 

@@ -39,7 +39,12 @@ def read_counts_pair(
 
 
 def check_counts_pair(
-    real: ad.AnnData, pred: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL, fractional_pred: bool = False
+    real: ad.AnnData,
+    pred: ad.AnnData,
+    *,
+    pert_col: str = PERT_COL,
+    control: str = CONTROL,
+    fractional_pred: bool = False,
 ) -> None:
     """Raise ``ValueError`` unless ``real`` and ``pred`` meet the contract of the module docstring.
 

@@ -124,7 +124,13 @@ def replicate_anchor(
         )
         means = aggregate_2026(evaluation).loc["mean"]
         reference = _nmae_reference(full_de, side_a.de, side_b.de, genes=real.var_names)
-        means[LFC_NMAE] = float(np.nanmean(reference)) if np.isfinite(reference).any() else np.nan
+        if not np.isfinite(reference).any():
+            msg = (
+                f"replicate split {k + 1} (seed {seed}): no perturbation has 10 or more significant genes in the "
+                "full data, so lfc_nmae has no replicate anchor; the data are too shallow to score on it"
+            )
+            raise ValueError(msg)
+        means[LFC_NMAE] = float(np.nanmean(reference))
         rows[seed] = means
     table = pd.DataFrame(rows).T
     table.index.name = "seed"
