@@ -8,7 +8,17 @@ from scipy import sparse
 
 from tests.conftest import FIXTURES
 from vcc_core.metrics import target_columns
-from vcc_core.metrics.vcc2026 import TARGET, expr_distance_unbiased, expr_real_mass_ratio, lognorm_profiles
+from vcc_core.metrics.vcc2026 import (
+    TARGET,
+    expr_distance_unbiased,
+    expr_mse_unbiased,
+    expr_mse_unbiased_capped,
+    expr_real_mass_ratio,
+    lognorm_profiles,
+    noise_budget,
+    pds_cosine,
+    ratio_of_sums,
+)
 
 CONTROL = "non-targeting"
 
@@ -60,3 +70,55 @@ def test_real_only_members_equal_cell_eval2(case):
         np.testing.assert_allclose(
             ours[metric], reference.loc[ours.index, metric], rtol=1e-6, atol=1e-15
         )  # the bar: relative error <= 1e-6
+
+
+def test_expression_errors_by_hand():
+    b_real = np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]])
+    b_pred = np.array([[1.5, 2.0, 2.0], [0.0, 0.0, 0.0]])
+    c_real, c_pred = np.array([0.1, 0.2]), np.array([0.3, 0.05])
+    targets = np.array([2, -1])  # row 0 targets gene 2 (left out), row 1 targets no measured gene
+    mse = expr_mse_unbiased(b_pred, b_real, c_pred, c_real, target_cols=targets)
+    np.testing.assert_allclose(mse, [(0.25 - 0.3 - 0.1) / 2, (1.0 - 0.05 - 0.2) / 3])
+    capped = expr_mse_unbiased_capped(b_pred, b_real, c_pred, c_real, target_cols=targets, rho=0.5)
+    np.testing.assert_allclose(capped, [(0.25 - 0.5 * 0.1 - 0.1) / 2, (1.0 - 0.5 * 0.05 - 0.2) / 3])
+
+
+def test_noise_budget_by_hand():
+    b_pred = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]])
+    c = np.array([3.0, 3.0, 3.0])
+    targets = np.array([-1, -1, -1])  # w = 1/2 for every row
+    # gene 0: weighted mean 2, sum w (x - 2)^2 = (4 + 0 + 4) / 2 = 4; gene 1 is constant: 0. claim = 3 * 3 / 2.
+    assert noise_budget(b_pred, c, c, target_cols=targets) == pytest.approx(4 / 4.5)
+    assert noise_budget(b_pred, c / 100, c, target_cols=targets) == 1.0  # the budget covers the claim
+    assert noise_budget(b_pred, np.zeros(3), c, target_cols=targets) == 1.0  # nothing claimed
+    # Row 0 targets gene 0, so its G is 1 (w = 1) and gene 0 keeps rows 1 and 2 (w = 1/2 each, mean 3):
+    # B = (1 + 1) / 2 = 1; the claim is 3 * (1 + 1/2 + 1/2) = 6.
+    own = np.array([0, -1, -1])
+    w = np.array([1.0, 1 / 2, 1 / 2])
+    assert noise_budget(b_pred, c, c, target_cols=own) == pytest.approx((1 / 2 + 1 / 2) / (3 * w).sum())
+
+
+def test_ratio_of_sums():
+    assert ratio_of_sums(np.array([1.0, np.nan, 2.0]), np.array([2.0, 5.0, 4.0])) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="no larger than their noise"):
+        ratio_of_sums(np.array([1.0]), np.array([-1.0]))
+    assert np.isnan(ratio_of_sums(np.array([1.0]), np.array([0.0]), strict=False))
+
+
+def test_pds_cosine_by_hand():
+    real = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 5.0]])
+    pred = np.array([[1.0, 0.1, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    scores = pds_cosine(real, pred, exclude_cols=np.array([2]))  # gene 2 (a panel target) is left out
+    # Row 0 is closest to its own effect. Row 1 points at effect 0: distances 0 (effect 0), 1 (its own) and
+    # 1 - 1/sqrt 2 (effect 2, (1, 1) once gene 2 is out): 2 closer, PDS 0. Row 2 is a zero vector: every
+    # distance is 1, its own ties with both others, k = 1: PDS 0.5.
+    np.testing.assert_allclose(scores, [1.0, 0.0, 0.5])
+
+
+def test_pds_cosine_does_not_see_the_output_scale():
+    rng = np.random.default_rng(0)
+    real, pred = rng.normal(size=(6, 30)), rng.normal(size=(6, 30))
+    base = pds_cosine(real, pred, exclude_cols=np.array([0, 1]))
+    for scale in (0.1, 3.0, 50.0):
+        np.testing.assert_array_equal(pds_cosine(real, scale * pred, exclude_cols=np.array([0, 1])), base)
+    assert (pds_cosine(real, real, exclude_cols=np.array([0, 1])) == 1.0).all()  # perfect: the best value
