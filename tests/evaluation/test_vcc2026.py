@@ -87,7 +87,7 @@ def test_the_baseline_is_shaped_like_the_data_and_predicts_one_response():
 
 
 def bad(**changes) -> tuple[ad.AnnData, ad.AnnData]:
-    data = real()
+    data = real().copy()
     pred = ad.read_h5ad(CASE / "pred.h5ad")
     for side, change in changes.items():
         target = data if side == "real" else pred
