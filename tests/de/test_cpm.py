@@ -10,7 +10,7 @@ from scipy import sparse
 from scipy.stats import false_discovery_control, mannwhitneyu
 
 from vcc_core.de import sort as rank_sort
-from vcc_core.de.cpm import control_gate, cpm, gated_de
+from vcc_core.de.cpm import control_gate, cpm, gated_de, rank_codes
 from vcc_core.de.wilcoxon import mwu_pvalues
 
 CONTROL = "non-targeting"
@@ -46,7 +46,7 @@ def data(seed=0):
 def test_against_scipy_gene_by_gene():
     x, labels = data()
     values = cpm(x)
-    de = gated_de(values, labels)
+    de = gated_de(x, labels)
     dense = values.toarray()
     keep = dense[labels == CONTROL].mean(axis=0) > 5
     np.testing.assert_array_equal(de.genes, np.flatnonzero(keep))
@@ -74,8 +74,26 @@ def test_torch_engine_ranks_cpm_like_the_compiled_kernel():
     torch_path = rank_sort.rank_statistics(
         logged, codes, counts, device=torch.device("cpu"), batch_entries=97, progress=None
     )
-    compiled = gated_de(cpm(x), labels)  # the CPU kernel, on the gated genes
+    compiled = gated_de(x, labels)  # the CPU kernel, on the gated genes
     for ours, theirs in zip(torch_path, numpy_path, strict=True):
         np.testing.assert_array_equal(ours, theirs)
     pvalue = mwu_pvalues(*torch_path, n1=counts[1:], n2=int(counts[0]))
     np.testing.assert_array_equal(pvalue[:, compiled.genes], compiled.pvalue)
+
+
+def test_rank_codes_tie_and_order_exactly_like_the_values():
+    x, _ = data(2)
+    x[3, :5] = 500  # above the table: numbered by search
+    counts = sparse.csr_matrix(x)
+    logged = np.log1p(cpm(counts).data)
+    scales = np.asarray(counts.sum(axis=1)).ravel() / 1e6
+    codes = rank_codes(counts, logged, scales)
+    assert codes.dtype == np.float32  # the fast path was taken
+    order = np.argsort(logged, kind="stable")
+    np.testing.assert_array_equal(np.diff(codes[order]) > 0, np.diff(logged[order]) > 0)  # same ties, same order
+    fractional = counts.copy()
+    fractional.data = fractional.data * 0.37
+    values = np.log1p(cpm(fractional).data)
+    codes = rank_codes(fractional, values, np.asarray(fractional.sum(axis=1)).ravel() / 1e6)
+    order = np.argsort(values, kind="stable")
+    np.testing.assert_array_equal(np.diff(codes[order]) > 0, np.diff(values[order]) > 0)

@@ -122,3 +122,22 @@ def test_pds_cosine_does_not_see_the_output_scale():
     for scale in (0.1, 3.0, 50.0):
         np.testing.assert_array_equal(pds_cosine(real, scale * pred, exclude_cols=np.array([0, 1])), base)
     assert (pds_cosine(real, real, exclude_cols=np.array([0, 1])) == 1.0).all()  # perfect: the best value
+
+
+def test_jackknife_equals_its_definition_for_every_group_size():
+    """Groups of 2 to 60 cells (summed directly, or by the series where no cell holds a large share)."""
+    rng = np.random.default_rng(4)
+    sizes = {"two": 2, "three": 3, "small": 6, "mid": 25, "big": 60}
+    labels = np.repeat(list(sizes), list(sizes.values()))
+    x = rng.negative_binomial(2, 0.3, size=(labels.size, 40)).astype(np.float64) * (rng.random((labels.size, 40)) < 0.4)
+    x[labels == "three", :] = 0
+    x[np.flatnonzero(labels == "three")[0], :3] = 5  # one cell holds every count of its group
+    names, _, c = lognorm_profiles(sparse.csr_matrix(x), labels)
+    for name, value in zip(names, c, strict=True):
+        y = x[labels == name]
+        n, sums = y.shape[0], y.sum(axis=0)
+        rest = sums.sum() - y.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.where(rest > 0, np.log1p(TARGET * (sums - y) / rest), 0.0)
+        expected = max(0.0, (n - 1) / n * ((v - v.mean(axis=0)) ** 2).sum())
+        assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), name

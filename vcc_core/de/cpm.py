@@ -26,6 +26,7 @@ from vcc_core.keys import CONTROL
 
 GATE_CPM = 5.0
 EPSILON = 1e-9
+TABLE_COUNTS = 64
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,7 @@ class GatedDE:
 def cpm(counts) -> sparse.csr_matrix:
     """Per-cell counts per million of raw counts, float64 CSR (``x / (L / 1e6)``, empty cells left at 0)."""
     out = sparse.csr_matrix(counts, dtype=np.float64, copy=True)
-    totals = np.asarray(out.sum(axis=1)).ravel()
-    scale = totals / 1e6
-    scale[scale == 0] = 1.0
-    out.data /= np.repeat(scale, np.diff(out.indptr))
+    out.data /= np.repeat(_scales(out), np.diff(out.indptr))
     return out
 
 
@@ -78,7 +76,7 @@ def control_gate(control_cpm, *, threshold: float = GATE_CPM) -> np.ndarray:
 
 
 def gated_de(
-    cells_cpm: sparse.csr_matrix,
+    counts,
     labels,
     *,
     control: str = CONTROL,
@@ -87,18 +85,51 @@ def gated_de(
 ) -> GatedDE:
     """DE of every labelled group against ``control`` on the genes its control cells gate (module docstring).
 
-    ``cells_cpm``: CPM of the cells (:func:`cpm`), control cells included; ``labels``: one per cell.
+    ``counts``: raw counts of the cells (cells x genes), control cells included; ``labels``: one per cell.
     """
     labels = np.asarray(labels).astype(str)
-    genes = np.flatnonzero(control_gate(cells_cpm[np.flatnonzero(labels == control)]))
-    x = cells_cpm[:, genes].tocsr()
-    logged = x.copy()
-    np.log1p(logged.data, out=logged.data)
-    result = wilcoxon_de(logged, labels, control=control, device=device, progress=progress)
+    counts = sparse.csr_matrix(counts, dtype=np.float64)
+    values = cpm(counts)
+    genes = np.flatnonzero(control_gate(values[np.flatnonzero(labels == control)]))
+    x = values[:, genes].tocsr()
+    ranked = counts[:, genes].tocsr()
+    ranked.data = rank_codes(ranked, np.log1p(x.data), _scales(counts))
+    result = wilcoxon_de(ranked, labels, control=control, device=device, progress=progress)
     means = _group_means(x, labels, [control, *result.perts])
     with np.errstate(divide="ignore"):
         lfc = np.log2((means[1:] + EPSILON) / (means[0] + EPSILON))
     return GatedDE(result.perts, genes, result.pvalue, benjamini_hochberg(result.pvalue), lfc)
+
+
+def rank_codes(counts: sparse.csr_matrix, logged: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Values that rank like ``logged`` (the entries' ``log1p(CPM)``, float64) and tie exactly where it ties.
+
+    float32 cannot hold every float64 value, and sorting all of them to number the distinct ones is the slow part
+    of the test. But an entry's value depends only on its cell and its count: the values of counts up to
+    :data:`TABLE_COUNTS` are tabulated per cell (``log1p(k / s_i)``, the same operations), the distinct values
+    numbered once, and each entry reads its number; other entries are numbered by search. Every number is checked
+    to give back the entry's own value; the numbers (as float32, exact below 2^24) are returned, or ``logged``
+    itself when they cannot be exact.
+    """
+    cells = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    k = counts.data
+    small = (k <= TABLE_COUNTS) & (k == np.round(k))
+    table = np.log1p(np.arange(TABLE_COUNTS + 1)[None, :] / scales[:, None])
+    distinct = np.unique(np.concatenate([table[:, 1:].ravel(), logged[~small]]))
+    if distinct.size >= 1 << 24:
+        return logged
+    codes = np.empty(k.size, dtype=np.int64)
+    codes[small] = np.searchsorted(distinct, table)[cells[small], k[small].astype(np.int64)]
+    codes[~small] = np.searchsorted(distinct, logged[~small])
+    if not np.array_equal(distinct[codes], logged):
+        return logged
+    return (codes + 1).astype(np.float32)
+
+
+def _scales(counts: sparse.csr_matrix) -> np.ndarray:
+    scale = np.asarray(counts.sum(axis=1)).ravel() / 1e6
+    scale[scale == 0] = 1.0
+    return scale
 
 
 def _group_means(x: sparse.csr_matrix, labels: np.ndarray, groups: list[str]) -> np.ndarray:

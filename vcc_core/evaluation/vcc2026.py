@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from vcc_core.de.cpm import GatedDE, cpm, gated_de
+from vcc_core.de.cpm import GatedDE, gated_de
 from vcc_core.evaluation.counts_pair import read_counts_pair
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import vcc2026 as expr
@@ -141,7 +141,7 @@ def counts_side(x, labels, *, de_x=None, de_labels=None, control: str = CONTROL,
     if say is not None:
         say("DE on CPM against control")
     de_x, de_labels = (x, labels) if de_x is None else (de_x, np.asarray(de_labels).astype(str))
-    return CountsSide(groups, b, c, gated_de(cpm(de_x), de_labels, control=control))
+    return CountsSide(groups, b, c, gated_de(de_x, de_labels, control=control))
 
 
 def sides(

@@ -18,6 +18,8 @@ from scipy import sparse
 
 TARGET = 5e4
 CHUNK_CELLS = 2048
+SERIES_LIMIT = 0.3  # largest share ratio L_i / (S - L_i) summed by series: 0.3^40 / 40 is far below rounding
+SERIES_TERMS = 40
 
 
 def lognorm_profiles(x, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,20 +43,57 @@ def lognorm_profiles(x, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _jackknife(rows: sparse.csr_matrix, sums: np.ndarray, total: float) -> float:
-    """``C_p`` of one group, summed over chunks of cells (sum of v and of v^2 per gene)."""
+    """``C_p`` of one group from the per-gene sums of ``d_ig = v_ig - b_g`` and of ``d_ig^2`` over its cells.
+
+    Centring on the group's profile ``b_g`` keeps the spread free of cancellation. Where a cell has no count of
+    gene ``g``, ``d_ig = log1p(e_i q_g)`` with ``e_i = L_i / (S - L_i)`` and ``q_g = c P_g / (1 + c P_g)``
+    (``c = 5e4 / S``), so those terms are summed over cells by the power series of ``log1p`` and ``log1p^2`` in
+    ``e_i q_g`` (the moments of ``e`` once per group, not a log per cell and gene); the cells' nonzero entries are
+    then corrected one by one. A group where some cell holds a large share of the counts is summed directly.
+    """
     n = rows.shape[0]
     if n < 2:
         return 0.0
-    first, second = np.zeros(rows.shape[1]), np.zeros(rows.shape[1])
-    for start in range(0, n, CHUNK_CELLS):
-        y = rows[start : start + CHUNK_CELLS].toarray()
-        rest = total - y.sum(axis=1, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.where(rest > 0, np.log1p(TARGET * (sums[None, :] - y) / rest), 0.0)
-        first += v.sum(axis=0)
-        second += (v * v).sum(axis=0)
+    lib = np.asarray(rows.sum(axis=1)).ravel()
+    rest = total - lib
+    base = np.log1p(sums * TARGET / total)
+    if np.any(rest <= 0) or np.max(lib / rest) > SERIES_LIMIT:
+        first, second = _direct_sums(rows, sums, rest, base)
+    else:
+        first, second = _series_sums(rows, sums, rest, base, lib / rest, TARGET / total)
     spread = second - first * first / n
     return max(0.0, (n - 1) / n * float(spread.sum()))
+
+
+def _direct_sums(rows, sums, rest, base) -> tuple[np.ndarray, np.ndarray]:
+    first, second = np.zeros(rows.shape[1]), np.zeros(rows.shape[1])
+    for start in range(0, rows.shape[0], CHUNK_CELLS):
+        y = rows[start : start + CHUNK_CELLS].toarray()
+        r = rest[start : start + CHUNK_CELLS, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(r > 0, np.log1p(TARGET * (sums[None, :] - y) / r), 0.0) - base
+        first += d.sum(axis=0)
+        second += (d * d).sum(axis=0)
+    return first, second
+
+
+def _series_sums(rows, sums, rest, base, eps, scale) -> tuple[np.ndarray, np.ndarray]:
+    q = scale * sums / (1.0 + scale * sums)
+    k = np.arange(1, SERIES_TERMS + 1)
+    moments = (eps[None, :] ** k[:, None]).sum(axis=1)  # (K,) sum_i e_i^k
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / k[:-1])])  # H_{k-1}
+    sign = np.where(k % 2 == 1, 1.0, -1.0)
+    log_coef = sign / k * moments  # log1p(z) = sum (-1)^(k+1) z^k / k
+    square_coef = -sign * 2.0 * harmonic / k * moments  # log1p(z)^2 = sum 2 (-1)^k H_{k-1} z^k / k
+    powers = q[None, :] ** k[:, None]
+    first, second = log_coef @ powers, square_coef @ powers
+    cells = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    g = rows.indices
+    zero = np.log1p(eps[cells] * q[g])
+    actual = np.log1p(TARGET * (sums[g] - rows.data) / rest[cells]) - base[g]
+    first += np.bincount(g, actual - zero, minlength=sums.size)
+    second += np.bincount(g, actual * actual - zero * zero, minlength=sums.size)
+    return first, second
 
 
 def expr_distance_unbiased(
