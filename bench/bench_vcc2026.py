@@ -6,7 +6,7 @@ processes on the same files in one run, and check that they agree.
 
 The files are those of ``bench/bench_evaluate.py`` (a simulated screen, raw counts, and a prediction of resampled
 real cells), built once per shape in ``--workdir``. Each command runs as a user would start it, imports and
-file reading included; cell-eval2 0.20.0 (CPU, pdex 0.3.0; ``--num-threads 2``) lives in its own environment.
+file reading included; cell-eval2 0.20.0 (CPU, pdex 0.3.0; every core, its default) lives in its own environment.
 Reported: the wall time of each process and its peak resident memory (``/usr/bin/time``-like, from
 ``resource.getrusage(RUSAGE_CHILDREN)``), their ratio, and the largest relative difference per metric.
 """
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     reports = {"ours": timed([*ours, "--real", str(real), "--pred", str(pred), "--out", str(outs["ours"])])}
     if not args.no_reference and Path(args.reference).exists():
         theirs = [args.reference, "run", "-ar", str(real), "-ap", str(pred), "-o", str(outs["cell-eval2"])]
-        theirs += ["--preset", "vcc2026", "--pert-col", "target_gene", "--num-threads", "2"]
+        theirs += ["--preset", "vcc2026", "--pert-col", "target_gene"]
         reports["cell-eval2"] = timed(theirs)
     cells = args.controls + args.perts * args.cells
     print(f"{args.genes:,} genes x {args.perts} perturbations x {args.cells} cells + {args.controls:,} controls "

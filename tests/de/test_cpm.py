@@ -10,7 +10,7 @@ from scipy import sparse
 from scipy.stats import false_discovery_control, mannwhitneyu
 
 from vcc_core.de import sort as rank_sort
-from vcc_core.de.cpm import control_gate, cpm, gated_de, rank_codes
+from vcc_core.de.cpm import cell_scales, cpm, gated_de, keep_columns, rank_codes
 from vcc_core.de.wilcoxon import mwu_pvalues
 
 CONTROL = "non-targeting"
@@ -25,10 +25,18 @@ def test_cpm_scales_each_cell_to_a_million():
 
 
 def test_gate_reads_the_control_mean_cpm():
-    control = sparse.csr_matrix(np.array([[4.0, 5.0], [6.0, 5.5]]))
-    assert control_gate(control).tolist() == [False, True]  # means 5 (not above 5) and 5.25
+    x = np.array([[4.0, 5.0, 999_991.0], [6.0, 5.5, 999_988.5], [0.0, 0.0, 9.0]]) * 2  # two cells of 1e6 + a cell
+    labels = [CONTROL, CONTROL, "A"]
+    # control mean CPM: gene 0 exactly 10 / 2 = 5 (not above 5), gene 1 10.5 / 2: kept, gene 2 kept
+    assert gated_de(sparse.csr_matrix(x) / 2, labels).genes.tolist() == [1, 2]
     with pytest.raises(ValueError, match="no control cells"):
-        control_gate(control[:0])
+        gated_de(sparse.csr_matrix(x), ["A", "B", "A"])
+
+
+def test_keep_columns():
+    x = sparse.random(30, 20, density=0.3, random_state=0, format="csr")
+    genes = np.array([0, 3, 4, 19])
+    np.testing.assert_array_equal(keep_columns(x, genes).toarray(), x.toarray()[:, genes])
 
 
 def data(seed=0):
@@ -86,14 +94,13 @@ def test_rank_codes_tie_and_order_exactly_like_the_values():
     x[3, :5] = 500  # above the table: numbered by search
     counts = sparse.csr_matrix(x)
     logged = np.log1p(cpm(counts).data)
-    scales = np.asarray(counts.sum(axis=1)).ravel() / 1e6
-    codes = rank_codes(counts, logged, scales)
+    codes = rank_codes(counts, cell_scales(counts))
     assert codes.dtype == np.float32  # the fast path was taken
     order = np.argsort(logged, kind="stable")
     np.testing.assert_array_equal(np.diff(codes[order]) > 0, np.diff(logged[order]) > 0)  # same ties, same order
     fractional = counts.copy()
     fractional.data = fractional.data * 0.37
     values = np.log1p(cpm(fractional).data)
-    codes = rank_codes(fractional, values, np.asarray(fractional.sum(axis=1)).ravel() / 1e6)
+    codes = rank_codes(fractional, cell_scales(fractional))
     order = np.argsort(values, kind="stable")
     np.testing.assert_array_equal(np.diff(codes[order]) > 0, np.diff(values[order]) > 0)

@@ -107,7 +107,7 @@ def normalize_block(block, *, target_sum: float, inplace: bool = False, totals: 
         block = sparse.csr_matrix(block)
         own = inplace and block.data.dtype == dtype
         data = block.data if own else block.data.astype(dtype, copy=True)
-        _divide_rows(block.indptr, data, factor)
+        divide_rows(block.indptr, data, factor)
         np.log1p(data, out=data)
         if own:
             return block
@@ -116,7 +116,7 @@ def normalize_block(block, *, target_sum: float, inplace: bool = False, totals: 
 
 
 @parallel_kernel
-def _divide_rows(indptr, data, factor):
+def divide_rows(indptr, data, factor):
     """``data`` of row ``r`` divided by ``factor[r]`` in place (IEEE division: the same result as numpy's)."""
     for r in numba.prange(indptr.size - 1):
         for e in range(indptr[r], indptr[r + 1]):

@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy import sparse
 
+from vcc_core.compiled import parallel_kernel
+from vcc_core.data.normalize import divide_rows
 from vcc_core.de.wilcoxon import benjamini_hochberg, wilcoxon_de
 from vcc_core.keys import CONTROL
 
@@ -63,16 +66,15 @@ class GatedDE:
 def cpm(counts) -> sparse.csr_matrix:
     """Per-cell counts per million of raw counts, float64 CSR (``x / (L / 1e6)``, empty cells left at 0)."""
     out = sparse.csr_matrix(counts, dtype=np.float64, copy=True)
-    out.data /= np.repeat(_scales(out), np.diff(out.indptr))
+    divide_rows(out.indptr, out.data, cell_scales(out))
     return out
 
 
-def control_gate(control_cpm, *, threshold: float = GATE_CPM) -> np.ndarray:
-    """``(G,)`` boolean: genes whose mean CPM over the control cells is above ``threshold``."""
-    if control_cpm.shape[0] == 0:
-        msg = "no control cells: the VCC 2026 DE gate is the control cells' mean CPM"
-        raise ValueError(msg)
-    return np.asarray(control_cpm.mean(axis=0)).ravel() > threshold
+def cell_scales(counts: sparse.csr_matrix) -> np.ndarray:
+    """``(cells,)`` ``L / 1e6`` with ``L`` a cell's total in float64 (1 for an empty cell): CPM = x / scale."""
+    scale = np.asarray(counts.sum(axis=1, dtype=np.float64)).ravel() / 1e6
+    scale[scale == 0] = 1.0
+    return scale
 
 
 def gated_de(
@@ -86,57 +88,125 @@ def gated_de(
     """DE of every labelled group against ``control`` on the genes its control cells gate (module docstring).
 
     ``counts``: raw counts of the cells (cells x genes), control cells included; ``labels``: one per cell.
+    The counts are read where they lie: the CPM values are never stored, only their ranks (:func:`rank_codes`)
+    and the groups' mean CPMs.
     """
     labels = np.asarray(labels).astype(str)
-    counts = sparse.csr_matrix(counts, dtype=np.float64)
-    values = cpm(counts)
-    genes = np.flatnonzero(control_gate(values[np.flatnonzero(labels == control)]))
-    x = values[:, genes].tocsr()
-    ranked = counts[:, genes].tocsr()
-    ranked.data = rank_codes(ranked, np.log1p(x.data), _scales(counts))
+    counts = counts if sparse.issparse(counts) and counts.format == "csr" else sparse.csr_matrix(counts)
+    scales = cell_scales(counts)
+    perts = np.array(sorted(set(labels) - {control}), dtype=object)
+    index = {name: k for k, name in enumerate([control, *perts])}
+    codes = np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+    sizes = np.bincount(codes[codes >= 0], minlength=perts.size + 1).astype(np.float64)
+    if sizes[0] == 0:
+        msg = f"no control cells ({control!r}): the VCC 2026 DE gate is the control cells' mean CPM"
+        raise ValueError(msg)
+    means = np.zeros((perts.size + 1, counts.shape[1]))
+    _cpm_sums(counts.indptr, counts.indices, counts.data, codes, scales, means)
+    means /= np.maximum(sizes, 1)[:, None]
+    genes = np.flatnonzero(means[0] > GATE_CPM)
+    gated = keep_columns(counts, genes)
+    ranked = sparse.csr_matrix((rank_codes(gated, scales), gated.indices, gated.indptr), shape=gated.shape)
     result = wilcoxon_de(ranked, labels, control=control, device=device, progress=progress)
-    means = _group_means(x, labels, [control, *result.perts])
+    if list(result.perts) != list(perts):
+        msg = "the DE's perturbations are not in sorted order"
+        raise RuntimeError(msg)
+    kept = means[:, genes]
     with np.errstate(divide="ignore"):
-        lfc = np.log2((means[1:] + EPSILON) / (means[0] + EPSILON))
-    return GatedDE(result.perts, genes, result.pvalue, benjamini_hochberg(result.pvalue), lfc)
+        lfc = np.log2((kept[1:] + EPSILON) / (kept[0] + EPSILON))
+    return GatedDE(perts, genes, result.pvalue, benjamini_hochberg(result.pvalue), lfc)
 
 
-def rank_codes(counts: sparse.csr_matrix, logged: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """Values that rank like ``logged`` (the entries' ``log1p(CPM)``, float64) and tie exactly where it ties.
+def keep_columns(counts: sparse.csr_matrix, genes: np.ndarray) -> sparse.csr_matrix:
+    """The columns ``genes`` (ascending) of a CSR matrix, in one pass over its entries."""
+    new = np.full(counts.shape[1], -1, dtype=np.int64)
+    new[genes] = np.arange(genes.size)
+    per_row = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    _count_kept(counts.indptr, counts.indices, new, per_row)
+    indptr = np.cumsum(per_row)
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    data = np.empty(indptr[-1], dtype=counts.data.dtype)
+    _copy_kept(counts.indptr, counts.indices, counts.data, new, indptr, indices, data)
+    return sparse.csr_matrix((data, indices, indptr), shape=(counts.shape[0], genes.size))
 
-    float32 cannot hold every float64 value, and sorting all of them to number the distinct ones is the slow part
-    of the test. But an entry's value depends only on its cell and its count: the values of counts up to
-    :data:`TABLE_COUNTS` are tabulated per cell (``log1p(k / s_i)``, the same operations), the distinct values
-    numbered once, and each entry reads its number; other entries are numbered by search. Every number is checked
-    to give back the entry's own value; the numbers (as float32, exact below 2^24) are returned, or ``logged``
-    itself when they cannot be exact.
+
+def rank_codes(counts: sparse.csr_matrix, scales: np.ndarray) -> np.ndarray:
+    """float32 values that rank like the entries' ``log1p(CPM)`` (float64) and tie exactly where they tie.
+
+    float32 cannot hold every float64 value, and sorting all of them to number the distinct ones would be the slow
+    part of the test. But an entry's value depends only on its cell and its count: the values of whole counts up to
+    :data:`TABLE_COUNTS` are tabulated per cell (``log1p(k / s_i)``: the same numpy operations as on the entries,
+    so the same float64 results), the distinct values numbered once, and each entry reads its number; other
+    entries (larger or fractional counts) are computed and numbered by search. The numbers are exact in float32
+    below 2^24 distinct values; past that the float64 values themselves are returned.
     """
-    cells = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-    k = counts.data
-    small = (k <= TABLE_COUNTS) & (k == np.round(k))
     table = np.log1p(np.arange(TABLE_COUNTS + 1)[None, :] / scales[:, None])
-    distinct = np.unique(np.concatenate([table[:, 1:].ravel(), logged[~small]]))
+    searched = np.empty(counts.nnz, dtype=np.bool_)
+    _outside_table(counts.data, searched)
+    cells = np.empty(int(searched.sum()), dtype=np.int64)
+    _cells_of(counts.indptr, searched, cells)
+    direct = np.log1p(counts.data[searched].astype(np.float64) / scales[cells])
+    distinct = np.unique(np.concatenate([table[:, 1:].ravel(), direct]))
     if distinct.size >= 1 << 24:
-        return logged
-    codes = np.empty(k.size, dtype=np.int64)
-    codes[small] = np.searchsorted(distinct, table)[cells[small], k[small].astype(np.int64)]
-    codes[~small] = np.searchsorted(distinct, logged[~small])
-    if not np.array_equal(distinct[codes], logged):
-        return logged
+        values = np.empty(counts.nnz)
+        values[searched] = direct
+        _table_values(counts.indptr, counts.data, table, searched, values)
+        return values
+    codes = np.empty(counts.nnz, dtype=np.int64)
+    _table_values(counts.indptr, counts.data, np.searchsorted(distinct, table), searched, codes)
+    codes[searched] = np.searchsorted(distinct, direct)
     return (codes + 1).astype(np.float32)
 
 
-def _scales(counts: sparse.csr_matrix) -> np.ndarray:
-    scale = np.asarray(counts.sum(axis=1)).ravel() / 1e6
-    scale[scale == 0] = 1.0
-    return scale
+@numba.njit(cache=True)
+def _cpm_sums(indptr, indices, data, codes, scales, out):
+    for i in range(indptr.size - 1):
+        if codes[i] >= 0:
+            for e in range(indptr[i], indptr[i + 1]):
+                out[codes[i], indices[e]] += data[e] / scales[i]
 
 
-def _group_means(x: sparse.csr_matrix, labels: np.ndarray, groups: list[str]) -> np.ndarray:
-    """``(groups, K)`` arithmetic means of the rows of each group."""
-    index = {name: k for k, name in enumerate(groups)}
-    codes = np.array([index.get(label, -1) for label in labels])
-    rows = np.flatnonzero(codes >= 0)
-    sizes = np.bincount(codes[rows], minlength=len(groups)).astype(np.float64)
-    indicator = sparse.csr_matrix((np.ones(rows.size), (codes[rows], rows)), shape=(len(groups), x.shape[0]))
-    return (indicator @ x).toarray() / sizes[:, None]
+@numba.njit(cache=True)
+def _count_kept(indptr, indices, new, per_row):
+    for i in range(indptr.size - 1):
+        for e in range(indptr[i], indptr[i + 1]):
+            per_row[i + 1] += new[indices[e]] >= 0
+
+
+@parallel_kernel
+def _copy_kept(indptr, indices, data, new, out_indptr, out_indices, out_data):
+    for i in numba.prange(indptr.size - 1):
+        at = out_indptr[i]
+        for e in range(indptr[i], indptr[i + 1]):
+            g = new[indices[e]]
+            if g >= 0:
+                out_indices[at] = g
+                out_data[at] = data[e]
+                at += 1
+
+
+@numba.njit(cache=True)
+def _cells_of(indptr, searched, out):
+    """The row of every ``searched`` entry, in entry order."""
+    at = 0
+    for i in range(indptr.size - 1):
+        for e in range(indptr[i], indptr[i + 1]):
+            if searched[e]:
+                out[at] = i
+                at += 1
+
+
+@parallel_kernel
+def _outside_table(data, out):
+    """``out[e]``: the count is not a whole number up to :data:`TABLE_COUNTS`."""
+    for e in numba.prange(data.size):
+        out[e] = not (data[e] <= TABLE_COUNTS and data[e] == np.floor(data[e]))
+
+
+@parallel_kernel
+def _table_values(indptr, data, table, searched, out):
+    """``out[e] = table[cell of e, count of e]`` for the entries not ``searched``."""
+    for i in numba.prange(indptr.size - 1):
+        for e in range(indptr[i], indptr[i + 1]):
+            if not searched[e]:
+                out[e] = table[i, int(data[e])]

@@ -13,8 +13,12 @@ The first part of the VCC 2026 metric set (``../shared/VCC2026_METRICS.md`` sect
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+from numpy.polynomial.polynomial import polyval
 from scipy import sparse
+
+from vcc_core.compiled import parallel_kernel, threads
 
 TARGET = 5e4
 CHUNK_CELLS = 2048
@@ -25,25 +29,30 @@ SERIES_TERMS = 40
 def lognorm_profiles(x, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Groups (sorted labels), their profiles ``b`` ``(groups, genes)`` and jackknife corrections ``C``.
 
-    ``x``: raw counts, cells x genes (dense or sparse); ``labels``: one group label per cell.
+    ``x``: raw counts, cells x genes (dense or sparse, read where it lies); ``labels``: one group label per cell.
     """
     labels = np.asarray(labels).astype(str)
-    names = np.array(sorted(set(labels)), dtype=object)
-    csr = sparse.csr_matrix(x, dtype=np.float64) if not sparse.issparse(x) else x.tocsr().astype(np.float64)
-    b = np.zeros((names.size, csr.shape[1]))
+    names = np.array(sorted(set(labels)))
+    codes = np.searchsorted(names, labels)
+    csr = x if sparse.issparse(x) and x.format == "csr" else sparse.csr_matrix(x)
+    sums = np.zeros((names.size, csr.shape[1]))
+    _group_sums(csr.indptr, csr.indices, csr.data, codes, sums)
+    lib = np.asarray(csr.sum(axis=1, dtype=np.float64)).ravel()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(names.size + 1))
+    b = np.zeros_like(sums)
     correction = np.zeros(names.size)
-    for k, name in enumerate(names):
-        rows = csr[np.flatnonzero(labels == name)]
-        sums = np.asarray(rows.sum(axis=0)).ravel()
-        total = sums.sum()
+    for k in range(names.size):
+        total = sums[k].sum()
         if total > 0:
-            b[k] = np.log1p(sums * TARGET / total)
-        correction[k] = _jackknife(rows, sums, total)
-    return names, b, correction
+            b[k] = np.log1p(sums[k] * TARGET / total)
+        rows = order[bounds[k] : bounds[k + 1]]
+        correction[k] = _jackknife(csr, rows, sums[k], total, lib[rows])
+    return names.astype(object), b, correction
 
 
-def _jackknife(rows: sparse.csr_matrix, sums: np.ndarray, total: float) -> float:
-    """``C_p`` of one group from the per-gene sums of ``d_ig = v_ig - b_g`` and of ``d_ig^2`` over its cells.
+def _jackknife(csr: sparse.csr_matrix, rows: np.ndarray, sums: np.ndarray, total: float, lib: np.ndarray) -> float:
+    """``C_p`` of one group (cells ``rows``) from the per-gene sums of ``d_ig = v_ig - b_g`` and of ``d_ig^2``.
 
     Centring on the group's profile ``b_g`` keeps the spread free of cancellation. Where a cell has no count of
     gene ``g``, ``d_ig = log1p(e_i q_g)`` with ``e_i = L_i / (S - L_i)`` and ``q_g = c P_g / (1 + c P_g)``
@@ -51,16 +60,15 @@ def _jackknife(rows: sparse.csr_matrix, sums: np.ndarray, total: float) -> float
     ``e_i q_g`` (the moments of ``e`` once per group, not a log per cell and gene); the cells' nonzero entries are
     then corrected one by one. A group where some cell holds a large share of the counts is summed directly.
     """
-    n = rows.shape[0]
+    n = rows.size
     if n < 2:
         return 0.0
-    lib = np.asarray(rows.sum(axis=1)).ravel()
     rest = total - lib
     base = np.log1p(sums * TARGET / total)
     if np.any(rest <= 0) or np.max(lib / rest) > SERIES_LIMIT:
-        first, second = _direct_sums(rows, sums, rest, base)
+        first, second = _direct_sums(csr[rows], sums, rest, base)
     else:
-        first, second = _series_sums(rows, sums, rest, base, lib / rest, TARGET / total)
+        first, second = _series_sums(csr, rows, sums, rest, base, lib / rest, TARGET / total)
     spread = second - first * first / n
     return max(0.0, (n - 1) / n * float(spread.sum()))
 
@@ -68,7 +76,7 @@ def _jackknife(rows: sparse.csr_matrix, sums: np.ndarray, total: float) -> float
 def _direct_sums(rows, sums, rest, base) -> tuple[np.ndarray, np.ndarray]:
     first, second = np.zeros(rows.shape[1]), np.zeros(rows.shape[1])
     for start in range(0, rows.shape[0], CHUNK_CELLS):
-        y = rows[start : start + CHUNK_CELLS].toarray()
+        y = rows[start : start + CHUNK_CELLS].toarray().astype(np.float64)
         r = rest[start : start + CHUNK_CELLS, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             d = np.where(r > 0, np.log1p(TARGET * (sums[None, :] - y) / r), 0.0) - base
@@ -77,7 +85,7 @@ def _direct_sums(rows, sums, rest, base) -> tuple[np.ndarray, np.ndarray]:
     return first, second
 
 
-def _series_sums(rows, sums, rest, base, eps, scale) -> tuple[np.ndarray, np.ndarray]:
+def _series_sums(csr, rows, sums, rest, base, eps, scale) -> tuple[np.ndarray, np.ndarray]:
     q = scale * sums / (1.0 + scale * sums)
     k = np.arange(1, SERIES_TERMS + 1)
     moments = (eps[None, :] ** k[:, None]).sum(axis=1)  # (K,) sum_i e_i^k
@@ -85,15 +93,35 @@ def _series_sums(rows, sums, rest, base, eps, scale) -> tuple[np.ndarray, np.nda
     sign = np.where(k % 2 == 1, 1.0, -1.0)
     log_coef = sign / k * moments  # log1p(z) = sum (-1)^(k+1) z^k / k
     square_coef = -sign * 2.0 * harmonic / k * moments  # log1p(z)^2 = sum 2 (-1)^k H_{k-1} z^k / k
-    powers = q[None, :] ** k[:, None]
-    first, second = log_coef @ powers, square_coef @ powers
-    cells = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
-    g = rows.indices
-    zero = np.log1p(eps[cells] * q[g])
-    actual = np.log1p(TARGET * (sums[g] - rows.data) / rest[cells]) - base[g]
-    first += np.bincount(g, actual - zero, minlength=sums.size)
-    second += np.bincount(g, actual * actual - zero * zero, minlength=sums.size)
-    return first, second
+    parts = np.zeros((2 * threads(), sums.size))
+    _correct_nonzero(csr.indptr, csr.indices, csr.data, rows, sums, rest, base, eps, q, parts)
+    half = parts.shape[0] // 2
+    first = polyval(q, np.concatenate([[0.0], log_coef])) + parts[:half].sum(axis=0)
+    return first, polyval(q, np.concatenate([[0.0], square_coef])) + parts[half:].sum(axis=0)
+
+
+@numba.njit(cache=True)
+def _group_sums(indptr, indices, data, codes, out):
+    for i in range(indptr.size - 1):
+        for e in range(indptr[i], indptr[i + 1]):
+            out[codes[i], indices[e]] += data[e]
+
+
+@parallel_kernel
+def _correct_nonzero(indptr, indices, data, rows, sums, rest, base, eps, q, parts):
+    """For every nonzero entry of the cells ``rows``, the entry's own term minus the zero-count term the series
+    counted, summed per gene (rows ``:T`` of ``parts``) and squared (rows ``T:``), one pair of rows per thread."""
+    n_threads = parts.shape[0] // 2
+    chunk = (rows.size + n_threads - 1) // n_threads
+    for t in numba.prange(n_threads):
+        for j in range(t * chunk, min(rows.size, (t + 1) * chunk)):
+            i = rows[j]
+            for e in range(indptr[i], indptr[i + 1]):
+                g = indices[e]
+                zero = np.log1p(eps[j] * q[g])
+                actual = np.log1p(TARGET * (sums[g] - data[e]) / rest[j]) - base[g]
+                parts[t, g] += actual - zero
+                parts[n_threads + t, g] += actual * actual - zero * zero
 
 
 def expr_distance_unbiased(
