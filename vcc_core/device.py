@@ -10,16 +10,39 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 ENV_DEVICE = "VCC_DEVICE"
-DEFAULT_DTYPE = torch.float32
-
 _DEVICE = re.compile(r"cpu|cuda(?::\d+)?")
-# dtypes numpy has no equivalent for; they are widened to float32 on the way out.
-_NO_NUMPY = {torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2}
+_GPU_NODES = ("/dev/nvidiactl", "/dev/dxg")  # NVIDIA's driver (Linux, WSL): without it CUDA cannot be there
+
+
+def __getattr__(name: str):
+    """``DEFAULT_DTYPE``, torch's float32: torch is imported on first use, not by importing this module."""
+    if name == "DEFAULT_DTYPE":
+        import torch
+
+        return torch.float32
+    msg = f"module 'vcc_core.device' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def gpu_possible() -> bool:
+    """Whether :func:`get_device` could pick a GPU: False when ``VCC_DEVICE`` says ``cpu``, or when it leaves the
+    choice to us and this machine has no NVIDIA driver and torch is not loaded. Lets CPU-only work skip
+    importing torch (over a second)."""
+    spec = os.environ.get(ENV_DEVICE, "").strip().lower()
+    if spec == "cpu":
+        return False
+    if spec not in {"", "auto"} or "torch" in sys.modules:
+        return True
+    return any(os.path.exists(node) for node in _GPU_NODES)
 
 
 def get_device(requested: str | torch.device | None = None) -> torch.device:
@@ -34,6 +57,8 @@ def get_device(requested: str | torch.device | None = None) -> torch.device:
     Raises ``ValueError`` naming the setting for a malformed value, for CUDA when torch sees no GPU, and for a
     GPU index past the last one.
     """
+    import torch
+
     source = "device"
     if requested is None:
         requested, source = os.environ.get(ENV_DEVICE, ""), ENV_DEVICE
@@ -50,6 +75,8 @@ def get_device(requested: str | torch.device | None = None) -> torch.device:
 
 
 def _check_cuda(device: torch.device, *, source: str) -> None:
+    import torch
+
     if not torch.cuda.is_available():
         msg = f"{source}={str(device)!r} asks for CUDA, but torch {torch.__version__} sees no CUDA device; use 'cpu'"
         raise ValueError(msg)
@@ -60,9 +87,13 @@ def _check_cuda(device: torch.device, *, source: str) -> None:
 
 
 def as_tensor(
-    values: np.ndarray | torch.Tensor, *, device: str | torch.device | None = None, dtype: torch.dtype = DEFAULT_DTYPE
+    values: np.ndarray | torch.Tensor, *, device: str | torch.device | None = None, dtype: torch.dtype | None = None
 ) -> torch.Tensor:
-    """``values`` as a tensor of ``dtype`` on ``device`` (default :func:`get_device`), sharing memory when it can."""
+    """``values`` as a tensor of ``dtype`` (default float32) on ``device`` (default :func:`get_device`), sharing
+    memory when it can."""
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
     target = device if isinstance(device, torch.device) else get_device(device)
     if isinstance(values, torch.Tensor):
         return values.to(device=target, dtype=dtype)
@@ -77,10 +108,12 @@ def to_numpy(values: torch.Tensor | np.ndarray) -> np.ndarray:
     """
     if isinstance(values, np.ndarray):
         return values
+    import torch
+
     tensor = values.detach()
-    if tensor.dtype in _NO_NUMPY:
+    if tensor.dtype in {torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2}:  # numpy has no such type
         tensor = tensor.float()
     return tensor.numpy(force=True)
 
 
-__all__ = ["DEFAULT_DTYPE", "ENV_DEVICE", "as_tensor", "get_device", "to_numpy"]
+__all__ = ["DEFAULT_DTYPE", "ENV_DEVICE", "as_tensor", "get_device", "gpu_possible", "to_numpy"]  # noqa: F822 (lazy)

@@ -112,3 +112,22 @@ def test_a_named_command_imports_only_its_own_module():
     everything = commands(build_parser(None))
     assert {"evaluate", "simulate", "train", "ceiling"} <= everything
     assert commands(build_parser("nonsense")) == everything
+
+
+def test_evaluate_lists_every_profile():
+    from vcc_core.commands.evaluate import PROFILE_NAMES
+    from vcc_core.metrics import PROFILES
+
+    assert PROFILE_NAMES == (*PROFILES, "vcc2026")
+
+
+def test_vcc2026_evaluation_runs_without_torch_on_the_cpu():
+    case = ROOT / "tests" / "fixtures" / "vcc2026" / "papalexi"
+    code = (
+        "import sys; from vcc_core.__main__ import build_parser; build_parser('evaluate');"
+        "from vcc_core.evaluation.vcc2026 import evaluate_vcc2026;"
+        f"evaluate_vcc2026('{case / 'real.h5ad'}', '{case / 'pred.h5ad'}'); print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "VCC_DEVICE": "cpu"}  # a CPU run: importing torch (over a second) would be wasted
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "False", done.stderr

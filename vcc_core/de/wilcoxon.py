@@ -27,18 +27,22 @@ Algorithm on a GPU: one sort of all keys per batch of genes (:mod:`vcc_core.de.s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 import pandas as pd
-import torch
 from scipy import sparse
 
 from vcc_core.de import kernel as rank_kernel
-from vcc_core.de import sort as rank_sort
-from vcc_core.device import get_device
+from vcc_core.device import gpu_possible
 from vcc_core.keys import CONTROL, PERT_COL
+
+if TYPE_CHECKING:
+    import torch
 
 FRAME_COLUMNS = [
     "target",
@@ -157,10 +161,17 @@ def wilcoxon_de(
     _check_no_nan(X)
     counts = np.bincount(codes[codes >= 0], minlength=perts.size + 1)
     means = _group_means(X, codes, counts)
-    device = get_device(device)
-    if device.type == "cpu":
+    on_gpu = False
+    if device is not None or gpu_possible():  # else no GPU can be there: torch is not even loaded
+        from vcc_core.device import get_device
+
+        device = get_device(device)
+        on_gpu = device.type != "cpu"
+    if not on_gpu:
         stat, tie = _compiled_rank_statistics(X, codes, counts, batch_entries=batch_entries, progress=progress)
     else:
+        from vcc_core.de import sort as rank_sort
+
         stat, tie = rank_sort.rank_statistics(
             X, codes, counts, device=device, batch_entries=batch_entries, progress=progress
         )
@@ -200,10 +211,16 @@ def mwu_pvalues(stat: np.ndarray, tie: np.ndarray, *, n1: np.ndarray, n2: int) -
         z -= 0.5
         z /= np.sqrt(var, out=var)
     z /= np.sqrt(2.0)
-    p = torch.special.erfc(torch.from_numpy(z)).numpy()
+    p = _erfc(z)
     np.clip(p, 0.0, 1.0, out=p)
     p[~valid] = 1.0
     return p
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def _erfc(z):
+    """The C library's ``erfc``, as numba_mwu (pdex's kernel) calls it."""
+    return math.erfc(z)
 
 
 def benjamini_hochberg(pvalue: np.ndarray) -> np.ndarray:

@@ -198,14 +198,20 @@ def data_ceiling(
 
 
 def score_2026(
-    user: pd.Series, baseline: pd.Series, replicate: pd.Series, *, lfc_nmae_ref: float | None = None
+    user: pd.Series,
+    baseline: pd.Series,
+    replicate: pd.Series,
+    *,
+    lfc_nmae_ref: float | None = None,
+    strict: bool = True,
 ) -> pd.DataFrame:
     """Scores of aggregate means ``user`` between ``baseline`` and ``replicate`` (all indexed by metric name).
 
     ``from_replicate = (u - b) / (r - b)``; ``from_baseline`` anchors at 0 and 1 instead (``1 - u / b`` when lower is
     better, else ``(u - b) / (1 - b)``); ``from_reference = (1 - u) / (1 - ref)`` for lfc_nmae. The expression error
     is clamped to [0, 1], lfc_nmae floored at -6; a missing ``u`` scores as 0 would. The last row ``avg_score`` is
-    the mean of the six. ``ValueError`` when the replicate is not better than the baseline on a metric.
+    the mean of the six. When the replicate is not better than the baseline on a metric there is no scale:
+    ``ValueError`` if ``strict``, else that metric's scores (and the averages) are NaN.
     """
     rows = {}
     for name in SCORED:
@@ -213,7 +219,10 @@ def score_2026(
         if np.isnan(u) and name not in (DERIVED, LFC_NMAE):
             u = 0.0
         lower = name in LOWER_IS_BETTER
-        if (b - r if lower else r - b) <= 0:
+        if not (b - r if lower else r - b) > 0:
+            if not strict:
+                rows[name] = {"from_baseline": np.nan, "from_replicate": np.nan}
+                continue
             msg = f"{name}: the replicate ({r:.4g}) is not better than the baseline ({b:.4g}); no scale to score on"
             raise ValueError(msg)
         rows[name] = {
@@ -223,7 +232,7 @@ def score_2026(
         if name == LFC_NMAE and lfc_nmae_ref is not None:
             rows[name]["from_reference"] = (1 - u) / (1 - lfc_nmae_ref)
     table = pd.DataFrame(rows).T
-    table.loc["avg_score"] = table[["from_baseline", "from_replicate"]].mean(axis=0)
+    table.loc["avg_score"] = table[["from_baseline", "from_replicate"]].mean(axis=0, skipna=False)
     table.index.name = "metric"
     return table
 

@@ -186,27 +186,46 @@ def score_sides(
     genes = np.asarray(genes).astype(str)
     perts = np.array([g for g in real.groups if g != control], dtype=object)
     targets = target_columns(perts, genes)
+    table = {
+        **de_members(real.de, pred.de, perts=perts, targets=targets, genes=genes),
+        **expression_members(real, pred, perts=perts, targets=targets, control=control, control_source=control_source),
+    }
+    results = pd.DataFrame(table, index=pd.Index(perts, name="perturbation"))[PER_PERTURBATION]
+    derived = expr.ratio_of_sums(
+        results["expr_mse_unbiased_capped"].to_numpy(), results["expr_distance_unbiased"].to_numpy(), strict=strict
+    )
+    return Evaluation2026(results, derived)
+
+
+def expression_members(
+    real: CountsSide,
+    pred: CountsSide,
+    *,
+    perts,
+    targets: np.ndarray,
+    control: str = CONTROL,
+    control_source: ControlSource = "real",
+) -> dict:
+    """``pds_cosine`` and the expression members (per perturbation ``perts``, targets' columns ``targets``)."""
     r, q = real.rows(perts), pred.rows(perts)
-    ctrl_real = real.b[real.rows([control])[0]]
+    ctrl = real.rows([control])[0]
+    ctrl_real = real.b[ctrl]
     ctrl_pred = ctrl_real if control_source == "real" else pred.b[pred.rows([control])[0]]
     b_real, b_pred, c_real, c_pred = real.b[r], pred.b[q], real.c[r], pred.c[q]
     rho = expr.noise_budget(b_pred, c_pred, c_real, target_cols=targets)
-    capped = expr.expr_mse_unbiased_capped(b_pred, b_real, c_pred, c_real, target_cols=targets, rho=rho)
-    distance = expr.expr_distance_unbiased(
-        b_real, ctrl_real, c_real, real.c[real.rows([control])[0]], target_cols=targets
-    )
-    table = {
-        **de_members(real.de, pred.de, perts=perts, targets=targets, genes=genes),
+    return {
         "pds_cosine": expr.pds_cosine(
             b_real - ctrl_real, b_pred - ctrl_pred, exclude_cols=np.unique(targets[targets >= 0])
         ),
         "expr_mse_unbiased": expr.expr_mse_unbiased(b_pred, b_real, c_pred, c_real, target_cols=targets),
-        "expr_mse_unbiased_capped": capped,
-        "expr_distance_unbiased": distance,
+        "expr_mse_unbiased_capped": expr.expr_mse_unbiased_capped(
+            b_pred, b_real, c_pred, c_real, target_cols=targets, rho=rho
+        ),
+        "expr_distance_unbiased": expr.expr_distance_unbiased(
+            b_real, ctrl_real, c_real, real.c[ctrl], target_cols=targets
+        ),
         "expr_real_mass_ratio": expr.expr_real_mass_ratio(b_real),
     }
-    results = pd.DataFrame(table, index=pd.Index(perts, name="perturbation"))[PER_PERTURBATION]
-    return Evaluation2026(results, expr.ratio_of_sums(capped, distance, strict=strict))
 
 
 def de_members(real: GatedDE, pred: GatedDE, *, perts, targets: np.ndarray, genes: np.ndarray) -> dict:

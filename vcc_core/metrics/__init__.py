@@ -1,31 +1,44 @@
 """VCC metrics as pure array functions, in one registry (name, function, best value, description).
 
-Importing the package registers every metric (:mod:`~vcc_core.metrics.catalogue`, the one table of them). Families
-of pure functions: :mod:`~vcc_core.metrics.pairwise` (MAE, MSE, Pearson on means or deltas),
+Using any name of the package registers every metric (:mod:`~vcc_core.metrics.catalogue`, the one table of them).
+Families of pure functions: :mod:`~vcc_core.metrics.pairwise` (MAE, MSE, Pearson on means or deltas),
 :mod:`~vcc_core.metrics.discrimination` (PDS and our variants) and :mod:`~vcc_core.metrics.de_metrics` (DES,
 precision, DE agreement, AUCs). :mod:`~vcc_core.metrics.profiles` lists the metrics of each cell-eval profile; the
 results columns follow cell-eval's order (DE metrics first, then the others).
 """
 
-from vcc_core.metrics import catalogue, de_metrics, discrimination, pairwise
-from vcc_core.metrics.profiles import (
-    ANNDATA_METRICS,
-    MINIMAL_METRICS,
-    PROFILES,
-    REFERENCE_ONLY,
-    VCC_METRICS,
-    profile_metrics,
-)
-from vcc_core.metrics.registry import (
-    REGISTRY,
-    MetricInfo,
-    MetricInputs,
-    best_value,
-    get_metric,
-    list_metrics,
-    register,
-    target_columns,
-)
+import importlib
+
+_MODULES = {"catalogue", "de_metrics", "discrimination", "pairwise"}
+_NAMES = {
+    "ANNDATA_METRICS": "profiles",
+    "MINIMAL_METRICS": "profiles",
+    "PROFILES": "profiles",
+    "REFERENCE_ONLY": "profiles",
+    "VCC_METRICS": "profiles",
+    "profile_metrics": "profiles",
+    "REGISTRY": "registry",
+    "MetricInfo": "registry",
+    "MetricInputs": "registry",
+    "best_value": "registry",
+    "get_metric": "registry",
+    "list_metrics": "registry",
+    "register": "registry",
+    "target_columns": "registry",
+}
+
+
+def __getattr__(name: str):
+    """Load on first use (the catalogue pulls in torch, which a command that does not use it should not pay for);
+    any name of the registry comes with every metric registered."""
+    if name in _MODULES:
+        return importlib.import_module(f"vcc_core.metrics.{name}")
+    if name in _NAMES:
+        importlib.import_module("vcc_core.metrics.catalogue")
+        return getattr(importlib.import_module(f"vcc_core.metrics.{_NAMES[name]}"), name)
+    msg = f"module 'vcc_core.metrics' has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = [
     "ANNDATA_METRICS",
