@@ -27,6 +27,7 @@ from vcc_core.data.registered import Registered, register, registered, remove
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.sides import inputs_of
 from vcc_core.evaluation.sources import PredictionSource, sides
+from vcc_core.evaluation.vcc2026_sources import evaluate_source
 from vcc_core.metrics import MetricInputs
 from vcc_core.models import model_options
 from vcc_core.progress import Progress
@@ -279,6 +280,16 @@ def _des_along(fingerprint: str, source: PredictionSource, stamp: tuple, _data: 
 def des_along(data: Dataset, source: PredictionSource, scales: tuple):
     """:func:`~vcc_core.analyses.sweep_runs.source_des_sweep` of a model or a table at ``scales``."""
     return _des_along(data.fingerprint, source, _stamp(source), data, scales)
+
+
+@st.cache_resource(show_spinner="VCC 2026 metrics of the prediction (cached)…", max_entries=32)
+def _evaluated_2026(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dataset) -> pd.DataFrame:
+    return evaluate_source(_data, source).results
+
+
+def evaluated_2026(data: Dataset, source: PredictionSource) -> pd.DataFrame:
+    """The VCC 2026 metrics of ``source`` per perturbation (``ValueError`` if the data or file is not counts)."""
+    return _evaluated_2026(data.fingerprint, source, _stamp(source), data)
 
 
 def temp_file(name: str) -> Path:

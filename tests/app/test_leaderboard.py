@@ -9,6 +9,8 @@ from vcc_core.data.dataset import open_dataset
 from vcc_core.evaluation.leaderboard import compare
 from vcc_core.evaluation.sources import PredictionSource
 from vcc_core.evaluation.submission import to_submission
+from vcc_core.evaluation.vcc2026_sources import compare_2026
+from vcc_core.metrics import about2026
 from vcc_core.models.training import train_predict
 
 
@@ -31,7 +33,7 @@ def test_leaderboard_scores_every_model_and_marks_what_clipping_hides(board):
     scores = at.dataframe[0].value
     assert set(scores.index) == {"mean_baseline", "control", "ridge"}
     assert scores.loc["mean_baseline", "vcc2025"] == 0
-    assert scores.loc["mean_baseline", "vcc2026_style"] == 0
+    assert "ours_replicate_scaled_2025" not in scores.columns  # our approximation is off unless asked for
     assert (scores["vcc2025"] >= scores["vcc2025_unclipped"] - 1e-12).all()
     assert scores["average_rank"].between(1, 3).all()
     metrics = at.dataframe[1].value
@@ -45,8 +47,28 @@ def test_leaderboard_scores_every_model_and_marks_what_clipping_hides(board):
     control_des = bars["control"]["x"].index("DES (overlap at N)")
     assert values(bars["control"]["y"])[control_des] < 0  # control calls fewer real DE genes than the baseline
 
-    at.toggle(key="lb_2026").set_value(False).run()
-    assert "vcc2026_style" not in at.dataframe[0].value.columns
+    at.toggle(key="lb_2026").set_value(True).run()
+    assert at.dataframe[0].value.loc["mean_baseline", "ours_replicate_scaled_2025"] == 0
+
+
+def test_leaderboard_shows_vcc2026_scores(dataset):
+    at = app_page("leaderboard.py")
+    at.run()
+    at.multiselect(key="lb_models").set_value(["ridge"]).run()
+    assert not at.exception
+    assert not at.error
+    sources = [PredictionSource.model(m) for m in ("mean_baseline", "ridge")]
+    means, scores, failed = compare_2026(dataset, sources)
+    assert not failed
+    shown = at.dataframe[0].value
+    np.testing.assert_allclose(shown.loc[scores.index, "vcc2026"], scores["avg_score"])
+    per_metric = at.dataframe[2].value
+    np.testing.assert_allclose(per_metric.to_numpy(dtype=float), scores.to_numpy(dtype=float))
+    assert list(per_metric.columns) == [about2026.LABELS.get(c, c) for c in scores.columns]
+    bars = {t["name"]: t for t in chart(at, "scores26_chart")["data"]}
+    assert set(bars) == {"mean_baseline", "ridge"}
+    text = " ".join(m.value for m in at.markdown)
+    assert "technical replicate" in text and "Direction reach" in text
 
 
 def test_leaderboard_includes_predictions_loaded_elsewhere(dataset, board, tmp_path):

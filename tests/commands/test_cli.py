@@ -118,7 +118,7 @@ def test_evaluate_lists_every_profile():
     from vcc_core.commands.evaluate import PROFILE_NAMES
     from vcc_core.metrics import PROFILES
 
-    assert PROFILE_NAMES == (*PROFILES, "vcc2026")
+    assert (*PROFILES, "vcc2026") == PROFILE_NAMES
 
 
 def test_vcc2026_evaluation_runs_without_torch_on_the_cpu():

@@ -43,3 +43,24 @@ def clipping_bars(per_metric: pd.DataFrame) -> go.Figure:
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="score vs baseline (unclipped)")
     return style(fig, title="What clipping hides: VCC 2025 scores before the clip at 0", height=420)
+
+
+def scores_2026(scores: pd.DataFrame, *, labels: dict[str, str]) -> go.Figure:
+    """VCC 2026 scores per metric (``from_replicate``), one bar per (metric, source), with the two ends of the
+    scale drawn: 0 (the generic baseline) and 1 (the technical replicate). Rows of ``scores``: sources."""
+    fig = go.Figure()
+    for i, (name, row) in enumerate(scores.iterrows()):
+        fig.add_trace(
+            go.Bar(
+                x=[labels.get(m, m) for m in row.index],
+                y=row.to_numpy(dtype=float),
+                name=str(name),
+                marker={"color": color(i)},
+                hovertemplate=f"{name}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
+            )
+        )
+    fig.add_hline(y=0, line={"color": BELOW, "dash": "dash"}, annotation_text="generic baseline (0)")
+    fig.add_hline(y=1, line={"color": "#54A24B", "dash": "dash"}, annotation_text="technical replicate (1)")
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title="score: (u - baseline) / (replicate - baseline)")
+    return style(fig, title="VCC 2026 scores per metric: between the baseline and a replicate", height=420)
