@@ -24,10 +24,10 @@ from vcc_core.analyses.sweep_runs import ModelSweep, source_des_sweep, source_sw
 from vcc_core.data.dataset import Dataset, open_dataset
 from vcc_core.data.predictions import SUFFIXES, file_genes
 from vcc_core.data.registered import Registered, register, registered, remove
+from vcc_core.evaluation import vcc2026_sources
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.sides import inputs_of
 from vcc_core.evaluation.sources import PredictionSource, sides
-from vcc_core.evaluation.vcc2026_sources import evaluate_source
 from vcc_core.metrics import MetricInputs
 from vcc_core.models import model_options
 from vcc_core.progress import Progress
@@ -284,12 +284,22 @@ def des_along(data: Dataset, source: PredictionSource, scales: tuple):
 
 @st.cache_resource(show_spinner="VCC 2026 metrics of the prediction (cached)…", max_entries=32)
 def _evaluated_2026(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dataset) -> pd.DataFrame:
-    return evaluate_source(_data, source).results
+    return vcc2026_sources.evaluate_source(_data, source).results
 
 
 def evaluated_2026(data: Dataset, source: PredictionSource) -> pd.DataFrame:
     """The VCC 2026 metrics of ``source`` per perturbation (``ValueError`` if the data or file is not counts)."""
     return _evaluated_2026(data.fingerprint, source, _stamp(source), data)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _reach_walk(fingerprint: str, source: PredictionSource, stamp: tuple, pert: str, _data: Dataset) -> pd.DataFrame:
+    return vcc2026_sources.reach_walk(_data, source, pert)
+
+
+def reach_walk(data: Dataset, source: PredictionSource, pert: str) -> pd.DataFrame:
+    """:func:`~vcc_core.evaluation.vcc2026_sources.reach_walk` of ``source`` for ``pert``."""
+    return _reach_walk(data.fingerprint, source, _stamp(source), pert, data)
 
 
 def temp_file(name: str) -> Path:

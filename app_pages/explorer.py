@@ -4,10 +4,12 @@ import streamlit as st
 
 import ui
 from vcc_core.analyses.perturbation import de_status, overview, target_knockdown, top_genes, unmeasured_targets
+from vcc_core.metrics import about2026 as about
 from vcc_core.plots import explorer as plots
 from vcc_core.plots.style import METRIC_LABELS
 
 FDR_FORMAT = {c: st.column_config.NumberColumn(format="%.2e") for c in ("real_fdr", "pred_fdr")}
+REACH = "de_wilcoxon_direction_reach_raw"
 HEADLINE = ["overlap_at_N", "discrimination_score_l1", "discrimination_score_cosine", "mae", "pearson_delta"]
 
 data = ui.page("Perturbation explorer")
@@ -51,6 +53,17 @@ if not chosen:
 st.subheader("Metrics of the chosen perturbations")
 st.dataframe(metrics.loc[chosen, HEADLINE].style.format("{:.3f}"), key="metrics_table")
 st.download_button("Metrics (CSV)", metrics.loc[chosen].to_csv(), "explorer_metrics.csv", "text/csv")
+try:
+    metrics26 = ui.evaluated_2026(data, source).reindex(chosen)
+except ValueError as err:
+    metrics26 = None
+    st.info(f"No VCC 2026 metrics here: {err}")
+if metrics26 is not None:
+    st.markdown("**VCC 2026 metrics** (cell-eval2's, on raw counts; hover a column name for what it measures)")
+    config = {n: st.column_config.NumberColumn(about.LABELS[n], help=about.EXPLANATIONS[n], format="%.3f")
+              for n in metrics26.columns}  # fmt: skip
+    st.dataframe(metrics26, column_config=config, key="metrics26_table")
+    st.download_button("VCC 2026 metrics (CSV)", metrics26.to_csv(), "explorer_vcc2026.csv", "text/csv")
 
 real_delta, pred_delta = inputs.real_delta, inputs.pred_delta
 for pert, tab in zip(chosen, st.tabs(chosen), strict=True):
@@ -71,6 +84,10 @@ for pert, tab in zip(chosen, st.tabs(chosen), strict=True):
     top = top_genes(inputs.genes, real_delta[r], pred_delta[r], **fdr)
     right.dataframe(top, hide_index=True, column_config=FDR_FORMAT, key=f"top_{pert}", height=420)
     right.download_button("Top genes (CSV)", top.to_csv(index=False), f"top_genes_{pert}.csv", key=f"csv_{pert}")
+    if metrics26 is not None and len(walk := ui.reach_walk(data, source, pert)):
+        fig = plots.reach_walk(walk, title=f"{pert}: direction reach {metrics26.loc[pert, REACH]:.2f}")
+        tab.plotly_chart(fig, key=f"reach_{pert}")
+        tab.caption(about.EXPLANATIONS[REACH] + " Grey points: genes the prediction does not call significant.")
 
 st.subheader("Knockdown of the targets")
 if missing := unmeasured_targets(inputs, chosen):

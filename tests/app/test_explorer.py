@@ -1,6 +1,11 @@
 """AppTest interactions with the Perturbation explorer page on the tiny preset."""
 
+import numpy as np
+
 from tests.app.apptest import find, run_page, traces, values
+from vcc_core.data.dataset import open_dataset
+from vcc_core.evaluation.sources import PredictionSource
+from vcc_core.evaluation.vcc2026_sources import evaluate_source, reach_walk
 
 
 def test_explorer_shows_every_gene_and_follows_the_picked_perturbations():
@@ -35,3 +40,18 @@ def test_explorer_view_is_restored_from_the_url():
     assert not at.exception
     assert at.selectbox(key="explorer_model").value == "mean_baseline"
     assert at.multiselect(key="explorer_perts").value == [options[2], options[3]]
+
+
+def test_explorer_shows_the_vcc2026_metrics_and_the_reach_walk():
+    dataset = open_dataset("tiny")
+    ridge = PredictionSource.model("ridge")
+    expected = evaluate_source(dataset, ridge).results
+    with_walk = next(p for p in expected.index if len(reach_walk(dataset, ridge, p)))
+    at = run_page("explorer.py", model="ridge", perts=with_walk)
+    assert not at.exception
+    assert not at.error
+    shown = at.dataframe[1].value
+    assert list(shown.index) == [with_walk]
+    np.testing.assert_allclose(shown.loc[with_walk].to_numpy(float), expected.loc[with_walk].to_numpy(float))
+    walk = traces(find(at, f"reach_{with_walk}"))["purity"]
+    assert values(walk["x"]).size == len(reach_walk(dataset, ridge, with_walk))

@@ -58,7 +58,7 @@ def test_leaderboard_shows_vcc2026_scores(dataset):
     assert not at.exception
     assert not at.error
     sources = [PredictionSource.model(m) for m in ("mean_baseline", "ridge")]
-    means, scores, failed = compare_2026(dataset, sources)
+    _means, scores, failed = compare_2026(dataset, sources)
     assert not failed
     shown = at.dataframe[0].value
     np.testing.assert_allclose(shown.loc[scores.index, "vcc2026"], scores["avg_score"])
@@ -68,7 +68,8 @@ def test_leaderboard_shows_vcc2026_scores(dataset):
     bars = {t["name"]: t for t in chart(at, "scores26_chart")["data"]}
     assert set(bars) == {"mean_baseline", "ridge"}
     text = " ".join(m.value for m in at.markdown)
-    assert "technical replicate" in text and "Direction reach" in text
+    assert "technical replicate" in text
+    assert "Direction reach" in text
 
 
 def test_leaderboard_includes_predictions_loaded_elsewhere(dataset, board, tmp_path):

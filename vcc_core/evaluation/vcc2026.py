@@ -257,3 +257,23 @@ def _rows(de: GatedDE, perts) -> GatedDE:
         raise ValueError(msg)
     rows = np.array([index[p] for p in perts])
     return GatedDE(np.asarray(perts), de.genes, de.pvalue[rows], de.p_adj[rows], de.lfc[rows])
+
+
+def direction_walk(real: CountsSide, pred: CountsSide, pert: str, *, genes) -> pd.DataFrame:
+    """The walk behind ``de_wilcoxon_direction_reach_raw`` for one perturbation: the real DE genes in the order the
+    prediction ranks them, with the adjudicable genes seen so far (``depth``), those right in sign (``hits``) and
+    their ratio (``purity``); the reach is the deepest ``depth`` whose purity is at least 0.9, over the rows."""
+    genes = np.asarray(genes).astype(str)
+    union = np.union1d(real.de.genes, pred.de.genes)
+    r, q = _rows(real.de.on_genes(union), [pert]), _rows(pred.de.on_genes(union), [pert])
+    own = genes[union] == pert
+    pool = (r.p_adj[0] < dem.ALPHA) & ~np.isnan(q.pvalue[0]) & ~own
+    order, depth, hits = dem.purity_curve(
+        pool, q.p_adj[0] < dem.ALPHA, q.p_adj[0], q.pvalue[0], r.lfc[0], q.lfc[0], genes[union]
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        purity = np.where(depth > 0, hits / depth, np.nan)
+    return pd.DataFrame(
+        {"gene": genes[union][order], "real_lfc": r.lfc[0, order], "pred_lfc": q.lfc[0, order],
+         "pred_significant": q.p_adj[0, order] < dem.ALPHA, "depth": depth, "hits": hits, "purity": purity}
+    )  # fmt: skip

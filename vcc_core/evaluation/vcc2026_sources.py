@@ -25,7 +25,14 @@ from vcc_core.evaluation.counts_pair import check_counts
 from vcc_core.evaluation.scoring2026 import generic_baseline, replicate_anchor, replicate_of, score_2026
 from vcc_core.evaluation.sources import PredictionSource, content_key, table_profiles
 from vcc_core.evaluation.submission import to_submission
-from vcc_core.evaluation.vcc2026 import CountsSide, Evaluation2026, aggregate_2026, counts_side, score_sides
+from vcc_core.evaluation.vcc2026 import (
+    CountsSide,
+    Evaluation2026,
+    aggregate_2026,
+    counts_side,
+    direction_walk,
+    score_sides,
+)
 from vcc_core.models.training import train_predict
 from vcc_core.progress import Progress, reporter
 
@@ -172,3 +179,9 @@ def compare_2026(
         means[source.name] = row
     report(1.0, "done")
     return pd.DataFrame(means).T, pd.DataFrame(scores).T, failed
+
+
+def reach_walk(dataset: Dataset, source: PredictionSource, pert: str) -> pd.DataFrame:
+    """:func:`~vcc_core.evaluation.vcc2026.direction_walk` of ``source`` for ``pert``."""
+    real, pred = sides_2026(dataset, source)
+    return direction_walk(real, pred, pert, genes=dataset.adata.var_names)

@@ -74,21 +74,27 @@ def direction_reach(
     p-value, ascending p-value, descending ``|lfc^|``, gene name); walking down, ``n_denom`` counts adjudicable
     genes and ``n_match`` matches; ``k*`` is the largest ``n_denom`` with ``n_match / n_denom >= 0.9`` (0 if none).
     """
-    adjudicable = _adjudicable(real_lfc)
-    match = _matches(real_lfc, pred_lfc)
     out = np.full(real_sig.shape[0], np.nan)
     for p in range(real_sig.shape[0]):
-        pool = np.flatnonzero(real_sig[p] & ~own[p])
-        if pool.size == 0:
-            continue
-        order = pool[_ranking(pred_sig[p, pool], pred_p_adj[p, pool], pred_pvalue[p, pool], pred_lfc[p, pool],
-                              names[pool])]  # fmt: skip
-        depth = np.cumsum(adjudicable[p, order])
-        hits = np.cumsum(match[p, order])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pure = (depth > 0) & (hits / depth >= REACH_PURITY)
-        out[p] = (depth[pure].max() if pure.any() else 0) / pool.size
+        pool = real_sig[p] & ~own[p]
+        if pool.any():
+            _, depth, hits = purity_curve(
+                pool, pred_sig[p], pred_p_adj[p], pred_pvalue[p], real_lfc[p], pred_lfc[p], names
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pure = (depth > 0) & (hits / depth >= REACH_PURITY)
+            out[p] = (depth[pure].max() if pure.any() else 0) / pool.sum()
     return out
+
+
+def purity_curve(pool, pred_sig, pred_p_adj, pred_pvalue, real_lfc, pred_lfc, names):
+    """One perturbation's walk of :func:`direction_reach`: the genes of ``pool`` (a mask) in the prediction's
+    order, and after each one the adjudicable genes seen (``depth``) and those matching in sign (``hits``)."""
+    genes = np.flatnonzero(pool)
+    order = genes[_ranking(pred_sig[genes], pred_p_adj[genes], pred_pvalue[genes], pred_lfc[genes], names[genes])]
+    depth = np.cumsum(_adjudicable(real_lfc[order]))
+    hits = np.cumsum(_matches(real_lfc[order], pred_lfc[order]))
+    return order, depth, hits
 
 
 def _ranking(sig, p_adj, pvalue, lfc, names) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from vcc_core.plots.style import style
+from vcc_core.plots.style import BELOW, PALETTE, style
 
 DE_COLORS = {"both": "#E45756", "real only": "#4C78A8", "predicted only": "#F58518", "neither": "#BBBBBB"}
 
@@ -153,3 +153,23 @@ def versus_scatter(table: pd.DataFrame, *, a: str, b: str, metric: str, label: s
     fig.update_xaxes(title=f"{label}: B = {b}")
     fig.update_yaxes(title=f"{label}: A = {a}", scaleanchor="x", scaleratio=1)
     return style(fig, title=f"{label} per perturbation, A against B (click a point to open it)", height=560)
+
+
+def reach_walk(walk: pd.DataFrame, *, title: str, floor: float = 0.9) -> go.Figure:
+    """Purity (share of genes right in sign so far) along the prediction's ranking of the real DE genes, with the
+    0.9 floor and the reach (the deepest point at or above it) marked. ``walk``:
+    :func:`vcc_core.evaluation.vcc2026.direction_walk`."""
+    fig = go.Figure(
+        go.Scatter(
+            x=walk["depth"], y=walk["purity"], mode="lines+markers", name="purity", customdata=walk[["gene"]],
+            hovertemplate="%{customdata[0]}<br>depth %{x}: purity %{y:.2f}<extra></extra>",
+            marker={"color": np.where(walk["pred_significant"], PALETTE[0], "#BBBBBB").tolist(), "size": 5},
+        )
+    )  # fmt: skip
+    fig.add_hline(y=floor, line={"dash": "dash", "color": BELOW}, annotation_text=f"floor {floor:g}")
+    pure = walk[(walk["depth"] > 0) & (walk["purity"] >= floor)]
+    if len(pure):
+        fig.add_vline(x=float(pure["depth"].max()), line={"dash": "dot"}, annotation_text="reach")
+    fig.update_xaxes(title="real DE genes walked, in the prediction's order (adjudicable)")
+    fig.update_yaxes(title="share right in sign so far", range=[0, 1.05])
+    return style(fig, title=title, height=360)
