@@ -20,6 +20,8 @@ import pandas as pd
 import streamlit as st
 
 from vcc_core.analyses.sweep import SCALES
+from vcc_core.analyses.sweep2026 import scored_along as score_along_scale
+from vcc_core.analyses.sweep2026 import source_expression_along
 from vcc_core.analyses.sweep_runs import ModelSweep, source_des_sweep, source_sweep
 from vcc_core.data.dataset import Dataset, open_dataset
 from vcc_core.data.predictions import SUFFIXES, file_genes
@@ -290,6 +292,26 @@ def _evaluated_2026(fingerprint: str, source: PredictionSource, stamp: tuple, _d
 def evaluated_2026(data: Dataset, source: PredictionSource) -> pd.DataFrame:
     """The VCC 2026 metrics of ``source`` per perturbation (``ValueError`` if the data or file is not counts)."""
     return _evaluated_2026(data.fingerprint, source, _stamp(source), data)
+
+
+@st.cache_resource(show_spinner="VCC 2026 expression metrics along the scale…", max_entries=32)
+def _expression_along(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dataset) -> pd.DataFrame:
+    return source_expression_along(_data, source, scales=SCALES)
+
+
+def expression_along(data: Dataset, source: PredictionSource) -> pd.DataFrame:
+    """:func:`~vcc_core.analyses.sweep2026.source_expression_along` over the dashboard's grid."""
+    return _expression_along(data.fingerprint, source, _stamp(source), data)
+
+
+@st.cache_resource(show_spinner="Expanding to count cells and scoring each scale (VCC 2026)…", max_entries=32)
+def _scored_along(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dataset, scales: tuple):
+    return score_along_scale(_data, source, scales=np.array(scales))
+
+
+def scored_along(data: Dataset, source: PredictionSource, scales: tuple) -> pd.DataFrame:
+    """:func:`~vcc_core.analyses.sweep2026.scored_along` of a model or a table at ``scales``."""
+    return _scored_along(data.fingerprint, source, _stamp(source), data, scales)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

@@ -8,9 +8,11 @@ import ui
 from vcc_core.analyses.sweep import DES_SCALES, SCALES, SWEEP_METRICS
 from vcc_core.analyses.sweep_runs import scores_along
 from vcc_core.evaluation.sources import PredictionSource
+from vcc_core.metrics import about2026 as about
 from vcc_core.plots import sweep as plots
 from vcc_core.plots.style import METRIC_LABELS
 
+NORM = "expr_mse_unbiased_capped_norm"
 data = ui.page("Scaling sweep")
 st.caption(
     "Each prediction is rescaled around its own control, **control + s · Δ**, for 26 scales from 0.05 to 100, and "
@@ -37,14 +39,9 @@ if metric == "mae":
     best = {m: run.mae_optimum for m, run in runs.items()}  # the exact weighted-median optimum, not the grid's
 elif metric in ("discrimination_score_l1", "discrimination_score_l2"):
     best = {m: float(c[metric].idxmax()) for m, c in curves.items()}
-fig = plots.sweep_curves(
-    curves,
-    metric=metric,
-    limits={m: run.limits for m, run in runs.items()},
-    optimum=best,
-    n_perts=n_perts if metric.startswith("discrimination_score_l") else None,
-    log_y=metric == "mae",
-)
+fig = plots.sweep_curves(curves, metric=metric, limits={m: run.limits for m, run in runs.items()}, optimum=best,
+                         n_perts=n_perts if metric.startswith("discrimination_score_l") else None,
+                         log_y=metric == "mae")  # fmt: skip
 st.plotly_chart(fig, key="sweep_chart")
 ui.download_figure(fig, f"sweep_{metric}")
 st.caption(
@@ -97,3 +94,23 @@ if st.toggle(toggle, key="sweep_des") and scalable:
     )
     table = pd.concat({m: des[m].join(scores[m]) for m in des}, names=["model"])
     st.download_button("Download DES and scores (CSV)", table.to_csv(), "sweep_des_scores.csv", "text/csv")
+
+st.subheader("VCC 2026 metrics along the scale")
+st.caption(about.SWEEP_TEXT)
+try:
+    fine = {s.name: ui.expression_along(data, s) for s in sources}
+except ValueError as err:
+    st.info(f"No VCC 2026 sweep: {err}")
+else:
+    fig = plots.metric_panels(fine, metrics=["pds_cosine", NORM], labels=about.LABELS, log_y=[NORM],
+                              title="The predicted effect scaled in the VCC 2026 expression space")  # fmt: skip
+    st.plotly_chart(fig, key="sweep26_chart")
+    ui.download_figure(fig, "sweep_vcc2026_expression")
+    if st.toggle("Score the scaled predictions in full on a coarse grid (count cells, DE on CPM)", key="sweep_26de"):
+        full = {m: ui.scored_along(data, s, tuple(DES_SCALES)) for m, s in scalable.items()}
+        panels = ["de_wilcoxon_sig_jaccard", "de_wilcoxon_direction_fidelity_yield_raw", "vcc2026_score"]
+        fig = plots.metric_panels(full, metrics=panels, labels={**about.LABELS, "vcc2026_score": "VCC 2026 score"},
+                                  title="Scaled, expanded to count cells and scored like a submission")  # fmt: skip
+        st.plotly_chart(fig, key="sweep26_full_chart")
+        table = pd.concat(full, names=["model"])
+        st.download_button("VCC 2026 along the scale (CSV)", table.to_csv(), "sweep_vcc2026.csv", "text/csv")

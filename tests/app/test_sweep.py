@@ -43,3 +43,16 @@ def test_sweep_cosine_pds_is_flat_and_des_renders(sweep_page):
     clipped, unclipped = values(scores["ridge (clipped)"]["y"]), values(scores["ridge (unclipped)"]["y"])
     assert np.all(clipped >= 0)
     assert np.all(clipped >= unclipped - 1e-12)
+
+
+def test_sweep_draws_the_vcc2026_metrics(sweep_page):
+    at = sweep_page
+    panels = find(at, "sweep26_chart")["data"]
+    pds = next(t for t in panels if t["name"] == "ridge" and t.get("xaxis", "x") == "x")
+    assert np.ptp(values(pds["y"])) < 1e-9  # the cosine reads only directions: flat along the scale
+    norm = values(next(t for t in panels if t["name"] == "ridge" and t.get("xaxis") == "x2")["y"])
+    assert norm[-1] > norm.min()  # the expression error grows once predictions are inflated
+    at.toggle(key="sweep_26de").set_value(True).run()
+    assert not at.exception
+    full = traces(find(at, "sweep26_full_chart"))
+    assert "ridge" in full

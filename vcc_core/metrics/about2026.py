@@ -75,3 +75,11 @@ SCORES_TEXT = (
     "replicate (half of each perturbation's real cells predicting the other half, 5 random splits). Scores above 1 "
     "beat the replicate; below 0 the baseline wins. Nothing is clipped. The score is the mean of the six."
 )
+
+SWEEP_TEXT = (
+    "Left: the predicted effect (against the real control) multiplied by s in the 2026 expression space, its noise "
+    "by s². Cosine PDS reads only the effect's direction, so no scale changes it: the 2025 gain from inflating "
+    "predictions is gone. The normalised expression error is not clipped: it has an optimum and grows without "
+    "bound as s grows. The toggle scores each scaled prediction in full (expanded to count cells, DE on CPM, "
+    "baseline and replicate of the same cells) on a coarse grid, for models and pseudobulk tables."
+)

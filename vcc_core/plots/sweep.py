@@ -71,3 +71,26 @@ def score_curves(scores: dict[str, pd.DataFrame]) -> go.Figure:
     fig.update_xaxes(type="log", title="scale s")
     fig.update_yaxes(title="VCC 2025 score")
     return style(fig, title="VCC 2025 score vs output scale", height=360)
+
+
+def metric_panels(
+    curves: dict[str, pd.DataFrame], *, metrics: list[str], labels: dict[str, str], title: str, log_y=()
+) -> go.Figure:
+    """One panel per metric, one curve per prediction (``curves``: frames indexed by scale), log x, s = 1 marked;
+    the metrics in ``log_y`` on a log (symlog-free: positive values only) y axis."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[labels.get(m, m) for m in metrics])
+    for i, (name, frame) in enumerate(curves.items()):
+        for j, metric in enumerate(metrics, start=1):
+            fig.add_trace(
+                go.Scatter(x=frame.index, y=frame[metric], mode="lines+markers", name=name, line_color=color(i),
+                           legendgroup=name, showlegend=j == 1),
+                row=1, col=j,
+            )  # fmt: skip
+    for j, metric in enumerate(metrics, start=1):
+        fig.add_vline(x=1.0, line={"dash": "dot", "color": "#888888"}, row=1, col=j)
+        fig.update_xaxes(type="log", title="scale s", row=1, col=j)
+        if metric in log_y:
+            fig.update_yaxes(type="log", row=1, col=j)
+    return style(fig, title=title, height=400)
