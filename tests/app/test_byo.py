@@ -82,6 +82,8 @@ def test_uploaded_predictions_reach_the_leaderboard(folder):
         "kernel_ridge cannot be scored on this dataset and is left out: no external screen: kernel_ridge needs a "
         "perturbations x genes table of deltas from another context"
     ]
+    assert any("No VCC 2026 score for **my_model.h5ad** (my_model.h5ad: X holds fractional values" in i.value
+               for i in at.info)  # fmt: skip
     scores = at.dataframe[0].value
     assert "my_model.h5ad" in scores.index
     assert scores.loc["my_model.h5ad", "vcc2025"] > 0
