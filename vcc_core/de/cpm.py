@@ -152,10 +152,11 @@ def rank_codes(counts: sparse.csr_matrix, scales: np.ndarray) -> np.ndarray:
         values[searched] = direct
         _table_values(counts.indptr, counts.data, table, searched, values)
         return values
-    codes = np.empty(counts.nnz, dtype=np.int64)
-    _table_values(counts.indptr, counts.data, np.searchsorted(distinct, table), searched, codes)
-    codes[searched] = np.searchsorted(distinct, direct)
-    return (codes + 1).astype(np.float32)
+    codes = np.empty(counts.nnz, dtype=np.float32)  # written once, in place: no temporaries of the matrix's size
+    numbers = (np.searchsorted(distinct, table) + 1).astype(np.float32)
+    _table_values(counts.indptr, counts.data, numbers, searched, codes)
+    codes[searched] = np.searchsorted(distinct, direct) + 1
+    return codes
 
 
 @numba.njit(cache=True)
