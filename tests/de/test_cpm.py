@@ -10,7 +10,7 @@ from scipy import sparse
 from scipy.stats import false_discovery_control, mannwhitneyu
 
 from vcc_core.de import sort as rank_sort
-from vcc_core.de.cpm import cell_scales, cpm, gated_de, keep_columns, rank_codes
+from vcc_core.de.cpm import cell_scales, cpm, gated_de, rank_codes
 from vcc_core.de.wilcoxon import mwu_pvalues
 
 CONTROL = "non-targeting"
@@ -31,12 +31,6 @@ def test_gate_reads_the_control_mean_cpm():
     assert gated_de(sparse.csr_matrix(x) / 2, labels).genes.tolist() == [1, 2]
     with pytest.raises(ValueError, match="no control cells"):
         gated_de(sparse.csr_matrix(x), ["A", "B", "A"])
-
-
-def test_keep_columns():
-    x = sparse.random(30, 20, density=0.3, random_state=0, format="csr")
-    genes = np.array([0, 3, 4, 19])
-    np.testing.assert_array_equal(keep_columns(x, genes).toarray(), x.toarray()[:, genes])
 
 
 def data(seed=0):

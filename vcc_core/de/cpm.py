@@ -22,9 +22,9 @@ import numba
 import numpy as np
 from scipy import sparse
 
-from vcc_core.compiled import parallel_kernel
+from vcc_core.compiled import parallel_kernel, threads
 from vcc_core.data.normalize import divide_rows
-from vcc_core.de.wilcoxon import benjamini_hochberg, wilcoxon_de
+from vcc_core.de.wilcoxon import benjamini_hochberg, mwu_pvalues, rank_test
 from vcc_core.keys import CONTROL
 
 GATE_CPM = 5.0
@@ -101,33 +101,21 @@ def gated_de(
     if sizes[0] == 0:
         msg = f"no control cells ({control!r}): the VCC 2026 DE gate is the control cells' mean CPM"
         raise ValueError(msg)
-    means = np.zeros((perts.size + 1, counts.shape[1]))
-    _cpm_sums(counts.indptr, counts.indices, counts.data, codes, scales, means)
-    means /= np.maximum(sizes, 1)[:, None]
+    parts = np.zeros((threads(), perts.size + 1, counts.shape[1]))
+    _cpm_sums(counts.indptr, counts.indices, counts.data, codes, scales, parts)
+    means = parts.sum(axis=0) / np.maximum(sizes, 1)[:, None]
     genes = np.flatnonzero(means[0] > GATE_CPM)
-    gated = keep_columns(counts, genes)
-    ranked = sparse.csr_matrix((rank_codes(gated, scales), gated.indices, gated.indptr), shape=gated.shape)
-    result = wilcoxon_de(ranked, labels, control=control, device=device, progress=progress)
-    if list(result.perts) != list(perts):
+    # Every gene is ranked (the ungated ones hold few entries) rather than the gated columns copied out.
+    ranked = sparse.csr_matrix((rank_codes(counts, scales), counts.indices, counts.indptr), shape=counts.shape)
+    names, _, sizes, stat, tie = rank_test(ranked, labels, control=control, device=device, progress=progress)
+    if list(names) != list(perts):
         msg = "the DE's perturbations are not in sorted order"
         raise RuntimeError(msg)
+    pvalue = mwu_pvalues(stat[:, genes], tie[:, genes], n1=sizes[1:], n2=int(sizes[0]))
     kept = means[:, genes]
     with np.errstate(divide="ignore"):
         lfc = np.log2((kept[1:] + EPSILON) / (kept[0] + EPSILON))
-    return GatedDE(perts, genes, result.pvalue, benjamini_hochberg(result.pvalue), lfc)
-
-
-def keep_columns(counts: sparse.csr_matrix, genes: np.ndarray) -> sparse.csr_matrix:
-    """The columns ``genes`` (ascending) of a CSR matrix, in one pass over its entries."""
-    new = np.full(counts.shape[1], -1, dtype=np.int64)
-    new[genes] = np.arange(genes.size)
-    per_row = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-    _count_kept(counts.indptr, counts.indices, new, per_row)
-    indptr = np.cumsum(per_row)
-    indices = np.empty(indptr[-1], dtype=np.int32)
-    data = np.empty(indptr[-1], dtype=counts.data.dtype)
-    _copy_kept(counts.indptr, counts.indices, counts.data, new, indptr, indices, data)
-    return sparse.csr_matrix((data, indices, indptr), shape=(counts.shape[0], genes.size))
+    return GatedDE(perts, genes, pvalue, benjamini_hochberg(pvalue), lfc)
 
 
 def rank_codes(counts: sparse.csr_matrix, scales: np.ndarray) -> np.ndarray:
@@ -159,31 +147,17 @@ def rank_codes(counts: sparse.csr_matrix, scales: np.ndarray) -> np.ndarray:
     return codes
 
 
-@numba.njit(cache=True)
-def _cpm_sums(indptr, indices, data, codes, scales, out):
-    for i in range(indptr.size - 1):
-        if codes[i] >= 0:
-            for e in range(indptr[i], indptr[i + 1]):
-                out[codes[i], indices[e]] += data[e] / scales[i]
-
-
-@numba.njit(cache=True)
-def _count_kept(indptr, indices, new, per_row):
-    for i in range(indptr.size - 1):
-        for e in range(indptr[i], indptr[i + 1]):
-            per_row[i + 1] += new[indices[e]] >= 0
-
-
 @parallel_kernel
-def _copy_kept(indptr, indices, data, new, out_indptr, out_indices, out_data):
-    for i in numba.prange(indptr.size - 1):
-        at = out_indptr[i]
-        for e in range(indptr[i], indptr[i + 1]):
-            g = new[indices[e]]
-            if g >= 0:
-                out_indices[at] = g
-                out_data[at] = data[e]
-                at += 1
+def _cpm_sums(indptr, indices, data, codes, scales, out):
+    """``out[group, gene] += x / scale`` over the labelled cells, each thread into its own slice of ``out``
+    (``(threads, groups, genes)``, summed by the caller)."""
+    n_threads = out.shape[0]
+    chunk = (indptr.size - 1 + n_threads - 1) // n_threads
+    for t in numba.prange(n_threads):
+        for i in range(t * chunk, min(indptr.size - 1, (t + 1) * chunk)):
+            if codes[i] >= 0:
+                for e in range(indptr[i], indptr[i + 1]):
+                    out[t, codes[i], indices[e]] += data[e] / scales[i]
 
 
 @numba.njit(cache=True)

@@ -153,14 +153,29 @@ def wilcoxon_de(
         Statistics for every (perturbation, gene) pair; equal to pdex 0.3.0 ``mode="ref"`` with
         ``is_log1p=True, epsilon=0.0`` (formulas in the module docstring).
     """
-    perts, codes = _group_codes(labels, control=control, n_cells=X.shape[0])
     genes = np.arange(X.shape[1]).astype(str) if genes is None else np.asarray(genes)
     if genes.shape != (X.shape[1],):
         msg = f"genes has {genes.size} names for a matrix with {X.shape[1]} columns"
         raise ValueError(msg)
+    perts, codes, counts, stat, tie = rank_test(
+        X, labels, control=control, device=device, batch_entries=batch_entries, progress=progress
+    )
+    means = _group_means(X, codes, counts)
+    pvalue = mwu_pvalues(stat, tie, n1=counts[1:], n2=int(counts[0]))
+    fdr = benjamini_hochberg(pvalue)
+    log2fc, change = fold_changes(means[1:], means[0])
+    fields = (stat, pvalue, fdr, log2fc, change, means[1:], means[0], counts[1:], int(counts[0]))
+    return DEResult(perts, genes, *fields)
+
+
+def rank_test(
+    X, labels, *, control: str = CONTROL, device=None, batch_entries: int = 1 << 27, progress=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rank part of :func:`wilcoxon_de` alone: perturbation names, each cell's group code (0 control, -1 left
+    out), the group sizes, and ``(P, G)`` U1 and tie terms for :func:`mwu_pvalues` (same arguments as there)."""
+    perts, codes = _group_codes(labels, control=control, n_cells=X.shape[0])
     _check_no_nan(X)
     counts = np.bincount(codes[codes >= 0], minlength=perts.size + 1)
-    means = _group_means(X, codes, counts)
     on_gpu = False
     if device is not None or gpu_possible():  # else no GPU can be there: torch is not even loaded
         from vcc_core.device import get_device
@@ -175,11 +190,7 @@ def wilcoxon_de(
         stat, tie = rank_sort.rank_statistics(
             X, codes, counts, device=device, batch_entries=batch_entries, progress=progress
         )
-    pvalue = mwu_pvalues(stat, tie, n1=counts[1:], n2=int(counts[0]))
-    fdr = benjamini_hochberg(pvalue)
-    log2fc, change = fold_changes(means[1:], means[0])
-    fields = (stat, pvalue, fdr, log2fc, change, means[1:], means[0], counts[1:], int(counts[0]))
-    return DEResult(perts, genes, *fields)
+    return perts, codes, counts, stat, tie
 
 
 def de_from_anndata(adata, *, pert_col: str = PERT_COL, control: str = CONTROL, **kwargs) -> DEResult:

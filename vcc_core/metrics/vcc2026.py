@@ -35,8 +35,9 @@ def lognorm_profiles(x, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     names = np.array(sorted(set(labels)))
     codes = np.searchsorted(names, labels)
     csr = x if sparse.issparse(x) and x.format == "csr" else sparse.csr_matrix(x)
-    sums = np.zeros((names.size, csr.shape[1]))
-    _group_sums(csr.indptr, csr.indices, csr.data, codes, sums)
+    parts = np.zeros((threads(), names.size, csr.shape[1]))
+    _group_sums(csr.indptr, csr.indices, csr.data, codes, parts)
+    sums = parts.sum(axis=0)
     lib = np.asarray(csr.sum(axis=1, dtype=np.float64)).ravel()
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(names.size + 1))
@@ -100,11 +101,16 @@ def _series_sums(csr, rows, sums, rest, base, eps, scale) -> tuple[np.ndarray, n
     return first, polyval(q, np.concatenate([[0.0], square_coef])) + parts[half:].sum(axis=0)
 
 
-@numba.njit(cache=True)
+@parallel_kernel
 def _group_sums(indptr, indices, data, codes, out):
-    for i in range(indptr.size - 1):
-        for e in range(indptr[i], indptr[i + 1]):
-            out[codes[i], indices[e]] += data[e]
+    """``out[group, gene] += x`` over the cells, each thread into its own slice of ``out`` (summed by the
+    caller)."""
+    n_threads = out.shape[0]
+    chunk = (indptr.size - 1 + n_threads - 1) // n_threads
+    for t in numba.prange(n_threads):
+        for i in range(t * chunk, min(indptr.size - 1, (t + 1) * chunk)):
+            for e in range(indptr[i], indptr[i + 1]):
+                out[t, codes[i], indices[e]] += data[e]
 
 
 @parallel_kernel
