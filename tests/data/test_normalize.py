@@ -6,7 +6,7 @@ import pytest
 import scanpy as sc
 from scipy import sparse
 
-from vcc_core.data.normalize import log1p_normalize, median_target
+from vcc_core.data.normalize import gather_rows, log1p_normalize, median_target
 
 
 def _scanpy(x):
@@ -64,3 +64,11 @@ def test_zero_cells_follow_scanpy_rule():
 def test_all_zero_matrix_is_an_error():
     with pytest.raises(ValueError, match="every cell has a total count of 0"):
         median_target(np.zeros((3, 2)))
+
+
+def test_gather_rows_equals_stacking_the_rows():
+    a = sparse.random(20, 7, density=0.4, random_state=1, format="csr", dtype=np.float32)
+    b = sparse.random(9, 7, density=0.4, random_state=2, format="csr", dtype=np.float32)
+    rows_a, rows_b = np.array([3, 0, 19, 3]), np.array([8, 1])
+    expected = sparse.vstack([a[rows_a], b[rows_b]]).toarray()
+    np.testing.assert_array_equal(gather_rows([(a, rows_a), (b, rows_b)]).toarray(), expected)

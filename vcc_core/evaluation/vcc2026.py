@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from vcc_core.data.normalize import gather_rows
 from vcc_core.de.cpm import GatedDE, gated_de
 from vcc_core.evaluation.counts_pair import read_counts_pair
 from vcc_core.keys import CONTROL, PERT_COL
@@ -165,7 +166,7 @@ def sides(
         return real_side, counts_side(pred.X, pred_labels, control=control, say=say)
     own = np.flatnonzero(pred_labels != control)
     ctrl = np.flatnonzero(real_labels == control)
-    de_x = sparse.vstack([sparse.csr_matrix(pred.X[own]), sparse.csr_matrix(real.X[ctrl])], format="csr")
+    de_x = gather_rows([(_csr(pred.X), own), (_csr(real.X), ctrl)])
     de_labels = np.concatenate([pred_labels[own], real_labels[ctrl]])
     return real_side, counts_side(pred.X, pred_labels, de_x=de_x, de_labels=de_labels, control=control, say=say)
 
@@ -247,6 +248,10 @@ def de_members(real: GatedDE, pred: GatedDE, *, perts, targets: np.ndarray, gene
         ),
         "de_wilcoxon_sig_jaccard": dem.sig_jaccard(real_sig, pred_sig, own=own),
     }
+
+
+def _csr(x) -> sparse.csr_matrix:
+    return x if sparse.issparse(x) and x.format == "csr" else sparse.csr_matrix(x)
 
 
 def _rows(de: GatedDE, perts) -> GatedDE:
