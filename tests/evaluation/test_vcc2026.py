@@ -17,6 +17,7 @@ from scipy import sparse
 from tests.conftest import FIXTURES
 from vcc_core.evaluation import scoring2026
 from vcc_core.evaluation.contexts import MEAN_ROW, context_means, evaluate_contexts
+from vcc_core.evaluation.counts_pair import read_counts_file
 from vcc_core.evaluation.vcc2026 import aggregate_2026, evaluate_vcc2026
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,3 +199,17 @@ def test_command_line_refuses_in_one_line(tmp_path):
                str(tmp_path), "--anchor")  # fmt: skip
     assert done.returncode == 2
     assert "--anchor go(es) with --profile vcc2026" in done.stderr
+
+
+def test_files_are_read_with_clear_messages(tmp_path):
+    (tmp_path / "broken.h5ad").write_text("not an h5ad file")
+    for path, message in ((tmp_path / "missing.h5ad", "file not found"), (tmp_path / "broken.h5ad", "not an .h5ad")):
+        done = cli("evaluate", "--profile", "vcc2026", "--real", str(path), "--pred", str(CASE / "pred.h5ad"),
+                   "--out", str(tmp_path / "out"))  # fmt: skip
+        assert done.returncode == 2
+        assert done.stderr.startswith("error: ")
+        assert message in done.stderr
+    read = read_counts_file(CASE / "real.h5ad")
+    whole = ad.read_h5ad(CASE / "real.h5ad")
+    assert (read.X != whole.X).nnz == 0
+    pd.testing.assert_frame_equal(read.obs, whole.obs)

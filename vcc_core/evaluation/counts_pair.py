@@ -13,10 +13,12 @@ from pathlib import Path
 import anndata as ad
 import numba
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 from vcc_core.data.io import read_h5ad
 from vcc_core.data.normalize import iter_row_chunks
+from vcc_core.data.row_reader import read_rows
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics.registry import target_columns
 
@@ -32,11 +34,26 @@ def read_counts_pair(
     control: str = CONTROL,
     fractional_pred: bool = False,
 ) -> tuple[ad.AnnData, ad.AnnData]:
-    """Open (paths) and check both sides; returns them unchanged."""
-    real = read_h5ad(real) if not isinstance(real, ad.AnnData) else real
-    pred = read_h5ad(pred) if not isinstance(pred, ad.AnnData) else pred
+    """Open (paths: :func:`read_counts_file`) and check both sides; returns them unchanged."""
+    real = read_counts_file(real) if not isinstance(real, ad.AnnData) else real
+    pred = read_counts_file(pred) if not isinstance(pred, ad.AnnData) else pred
     check_counts_pair(real, pred, pert_col=pert_col, control=control, fractional_pred=fractional_pred)
     return real, pred
+
+
+def read_counts_file(path: str | Path) -> ad.AnnData:
+    """``X``, ``obs`` and ``var`` of an ``.h5ad`` file: its labels and genes through anndata (with
+    :func:`~vcc_core.data.io.read_h5ad`'s messages for a missing or broken file), its matrix straight from its place
+    in the file (:func:`~vcc_core.data.row_reader.read_rows`: over twice as fast as anndata's reader)."""
+    backed = read_h5ad(path, backed=True)
+    try:
+        obs, var = backed.obs.copy(), backed.var.copy()
+    finally:
+        backed.file.close()
+    if not obs.index.is_unique:
+        obs.index = pd.RangeIndex(len(obs)).astype(str)  # cell names play no part
+    x = read_rows(str(path), slice(0, len(obs)), None)
+    return ad.AnnData(X=x, obs=obs, var=var)
 
 
 def check_counts_pair(
