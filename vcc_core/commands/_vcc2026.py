@@ -13,7 +13,7 @@ from vcc_core.evaluation.vcc2026 import (
     DERIVED,
     PER_PERTURBATION,
     aggregate_2026,
-    evaluate_vcc2026,
+    evaluate_checked,
     shortest,
     write_2026,
 )
@@ -31,7 +31,8 @@ def run_vcc2026(args, progress) -> int:
         progress(f"wrote {len(evaluations)} context folders and {out / 'context_agg.csv'}")
     else:
         real, pred = read_counts_pair(args.real, args.pred, **common)
-        evaluation = evaluate_vcc2026(real, pred, progress=progress, **common)
+        progress(f"checked real data ({real.n_obs:,} cells) and predictions ({pred.n_obs:,} cells): raw counts")
+        evaluation = evaluate_checked(real, pred, progress=progress, **common)
         paths = write_2026(evaluation, out)
         progress(f"wrote {paths[0]} and {paths[1]}")
         means = aggregate_2026(evaluation).loc["mean"]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from vcc_core.compiled import parallel_kernel
 from vcc_core.data.io import read_h5ad
 from vcc_core.data.normalize import iter_row_chunks
 from vcc_core.data.row_reader import read_rows
@@ -117,24 +118,24 @@ def check_counts(x, *, side: str, fractional: bool = False) -> None:
             raise ValueError(msg)
 
 
-@numba.njit(cache=True)
+@parallel_kernel
 def _scan(indptr, data):
-    """One pass: any non-finite value, the largest distance to an integer, the smallest value, and the cell with
-    the largest total (its index and total)."""
-    bad, fraction, lowest, cell, top = False, 0.0, 0.0, 0, -1.0
-    for i in range(indptr.size - 1):
-        total = 0.0
+    """One pass over the cells (on every core): any non-finite value, the largest distance to an integer, the
+    smallest value, and the cell with the largest total (its index and total)."""
+    n = indptr.size - 1
+    bad = np.zeros(n, dtype=np.bool_)
+    fraction, lowest, totals = np.zeros(n), np.zeros(n), np.zeros(n)
+    for i in numba.prange(n):
         for e in range(indptr[i], indptr[i + 1]):
             v = float(data[e])
             if not np.isfinite(v):
-                bad = True
+                bad[i] = True
                 continue
-            fraction = max(fraction, abs(v - np.round(v)))
-            lowest = min(lowest, v)
-            total += v
-        if total > top:
-            cell, top = i, total
-    return bad, fraction, lowest, cell, top
+            fraction[i] = max(fraction[i], abs(v - np.round(v)))
+            lowest[i] = min(lowest[i], v)
+            totals[i] += v
+    cell = int(np.argmax(totals)) if n else 0
+    return bad.any(), fraction.max() if n else 0.0, lowest.min() if n else 0.0, cell, totals[cell] if n else 0.0
 
 
 def _check_genes(real: ad.AnnData, pred: ad.AnnData) -> None:

@@ -85,6 +85,15 @@ def evaluate_vcc2026(
     say = sayer(progress)
     real, pred = read_counts_pair(real, pred, pert_col=pert_col, control=control, fractional_pred=fractional_pred)
     say(f"checked real data ({real.n_obs:,} cells) and predictions ({pred.n_obs:,} cells): raw counts, same genes")
+    return evaluate_checked(real, pred, pert_col=pert_col, control=control, progress=progress)
+
+
+def evaluate_checked(
+    real: ad.AnnData, pred: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL, progress: Say | None = None
+) -> Evaluation2026:
+    """:func:`evaluate_vcc2026` of two AnnData already checked by
+    :func:`~vcc_core.evaluation.counts_pair.read_counts_pair` (not checked again)."""
+    say = sayer(progress)
     real_side, pred_side = sides(real, pred, pert_col=pert_col, control=control, say=say)
     say("metrics")
     return score_sides(real_side, pred_side, genes=real.var_names, control=control)
