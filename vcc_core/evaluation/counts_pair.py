@@ -97,8 +97,9 @@ def check_counts_pair(
 
 def check_counts(x, *, side: str, fractional: bool = False) -> None:
     """Raw counts: finite, >= 0, integers (within 1e-6) unless ``fractional``, at most 1e6 per cell."""
-    for rows, block in iter_row_chunks(x, chunk_rows=50_000):
-        csr = block if sparse.issparse(block) else sparse.csr_matrix(block)
+    whole = sparse.issparse(x) and x.format == "csr"  # in memory: one pass (chunks of it would be copied)
+    for rows, block in [(slice(0, x.shape[0]), x)] if whole else iter_row_chunks(x, chunk_rows=50_000):
+        csr = block if sparse.issparse(block) and block.format == "csr" else sparse.csr_matrix(block)
         bad, fraction, lowest, cell, total = _scan(csr.indptr, csr.data)
         if bad:
             msg = f"{side}: X holds NaN or infinite values; expected raw counts"

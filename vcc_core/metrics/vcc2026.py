@@ -116,18 +116,37 @@ def _group_sums(indptr, indices, data, codes, out):
 @parallel_kernel
 def _correct_nonzero(indptr, indices, data, rows, sums, rest, base, eps, q, parts):
     """For every nonzero entry of the cells ``rows``, the entry's own term minus the zero-count term the series
-    counted, summed per gene (rows ``:T`` of ``parts``) and squared (rows ``T:``), one pair of rows per thread."""
+    counted, summed per gene (rows ``:T`` of ``parts``) and squared (rows ``T:``), one pair of rows per thread.
+
+    With ``a = 5e4 / rest``, the entry's term is ``zero + delta``, ``delta = log1p(-a x / (1 + a P))``: one log
+    per entry; ``zero = log1p(e q)`` is summed by its series (``e q <= e``, below the series' limit).
+    """
     n_threads = parts.shape[0] // 2
     chunk = (rows.size + n_threads - 1) // n_threads
+    terms = _terms(eps.max() if eps.size else 0.0)
     for t in numba.prange(n_threads):
         for j in range(t * chunk, min(rows.size, (t + 1) * chunk)):
             i = rows[j]
+            a = TARGET / rest[j]
             for e in range(indptr[i], indptr[i + 1]):
                 g = indices[e]
-                zero = np.log1p(eps[j] * q[g])
-                actual = np.log1p(TARGET * (sums[g] - data[e]) / rest[j]) - base[g]
-                parts[t, g] += actual - zero
-                parts[n_threads + t, g] += actual * actual - zero * zero
+                z = eps[j] * q[g]
+                zero, power = 0.0, z
+                for k in range(1, terms + 1):
+                    zero += power / k if k % 2 == 1 else -power / k
+                    power *= z
+                delta = np.log1p(-a * data[e] / (1.0 + a * sums[g]))
+                parts[t, g] += delta
+                parts[n_threads + t, g] += delta * (2.0 * zero + delta)
+
+
+@numba.njit(cache=True)
+def _terms(largest: float) -> int:
+    """Terms of the log1p series that reach rounding at ``|z| <= largest``."""
+    k = 1
+    while k < SERIES_TERMS and largest ** (k + 1) / (k + 1) > 1e-18:
+        k += 1
+    return k
 
 
 def expr_distance_unbiased(
