@@ -8,10 +8,12 @@ export VCC_MAX_UPLOAD_MB ?= 2048
 
 .PHONY: app test lint install clean
 
-$(VENV)/.installed: requirements.txt
+# The project itself goes in editable: `python -m vcc_core` and the `vcc` command work from any folder.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=64"
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 # Compiled kernels are cached on disk; compile them once here rather than on the first call in the app.
@@ -23,8 +25,7 @@ $(VENV)/.warm: $(VENV)/.installed vcc_core/compiled.py vcc_core/de/kernel.py vcc
 install: $(VENV)/.warm
 
 app: install
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.maxUploadSize $(VCC_MAX_UPLOAD_MB) \
-		--browser.gatherUsageStats false
+	$(VENV)/bin/vcc app --port $(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .

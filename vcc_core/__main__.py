@@ -49,5 +49,10 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The ``vcc`` console command (installed by ``make install``): ``python -m vcc_core`` from any folder."""
     _exit(main())
+
+
+if __name__ == "__main__":
+    cli()
