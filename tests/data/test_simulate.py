@@ -112,3 +112,48 @@ def test_negative_binomial_sampler_matches_the_distribution():
         observed = np.array([(draws[:, col] == k).mean() for k in range(4)])
         assert np.abs(observed - pmf).max() < 4 * np.sqrt(pmf * (1 - pmf) / mean.shape[0]).max() + 1e-4
         assert draws[:, col].mean() == pytest.approx(mu, rel=0.03)
+
+
+def test_a_damaged_builtin_dataset_is_simulated_again(tmp_path, caplog):
+    from vcc_core.data.simulate import preset_file
+
+    path = preset_file("tiny", seed=5, folder=tmp_path)
+    manifest = path.with_name(path.name + ".manifest.json")
+    assert manifest.is_file()
+    original = ad.read_h5ad(path).X.toarray()
+    stamp = path.stat().st_mtime_ns
+    assert preset_file("tiny", seed=5, folder=tmp_path).stat().st_mtime_ns == stamp  # intact: read, not rebuilt
+
+    size = path.stat().st_size
+    with path.open("r+b") as handle:  # truncated, as a full disk or a killed copy leaves it
+        handle.truncate(size // 2)
+    with caplog.at_level("WARNING", logger="vcc_core.data.simulate"):
+        rebuilt = preset_file("tiny", seed=5, folder=tmp_path)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"built-in dataset {path} is damaged (it no longer matches its manifest); simulating it again"
+    ]
+    np.testing.assert_array_equal(ad.read_h5ad(rebuilt).X.toarray(), original)
+
+    with path.open("r+b") as handle:  # one byte flipped in the middle: the size still matches
+        handle.seek(size // 2)
+        byte = handle.read(1)
+        handle.seek(size // 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vcc_core.data.simulate"):
+        np.testing.assert_array_equal(ad.read_h5ad(preset_file("tiny", seed=5, folder=tmp_path)).X.toarray(), original)
+    assert len(caplog.records) == 1
+
+
+def test_a_builtin_dataset_from_before_manifests(tmp_path):
+    from vcc_core.data.simulate import preset_file
+
+    path = preset_file("tiny", seed=6, folder=tmp_path)
+    manifest = path.with_name(path.name + ".manifest.json")
+    manifest.unlink()
+    stamp = path.stat().st_mtime_ns
+    assert preset_file("tiny", seed=6, folder=tmp_path).stat().st_mtime_ns == stamp  # readable: kept
+    assert manifest.is_file()  # and given a manifest
+    manifest.unlink()
+    path.write_bytes(b"not an h5ad file")  # unreadable and no manifest: simulated again
+    assert ad.read_h5ad(preset_file("tiny", seed=6, folder=tmp_path)).n_obs == 780

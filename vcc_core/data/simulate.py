@@ -12,6 +12,8 @@ to disk are identical and memory stays bounded by one block.
 
 from __future__ import annotations
 
+import json
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -24,12 +26,15 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from vcc_core.cache.digest import file_digest
 from vcc_core.keys import CONTROL, PERT_COL, UNS_TRUTH
 
 BLOCK_ROWS = 2_000
 VERSION = "3"
 """Bumped whenever the same configuration would simulate different cells (stored presets are then rebuilt)."""
 PROGRAM_NOISE = 0.3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -311,11 +316,50 @@ def preset_file(preset: str, *, seed: int = 0, folder: str | Path) -> Path:
     """Path of a preset simulated once and kept in ``folder``: written on first use, read afterwards.
 
     The name carries the preset, seed and :data:`VERSION`; the file appears atomically (written under a
-    temporary name, then renamed), so a crash never leaves a half-written dataset in its place.
+    temporary name, then renamed), so a crash never leaves a half-written dataset in its place. Beside it a
+    manifest holds its size and checksum (:func:`~vcc_core.cache.digest.file_digest`: whole files up to 64 MB,
+    spread-out samples beyond): a file that no longer matches it (truncated, overwritten, bits flipped) is removed
+    and simulated again, with one warning in the log, since the app made it and can make it again.
     """
     _config(preset, {})
     path = Path(folder) / f"sim-{preset}-seed{seed}-v{VERSION}.h5ad"
+    if path.exists() and not _intact(path):
+        log.warning("built-in dataset %s is damaged (it no longer matches its manifest); simulating it again", path)
+        path.unlink()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         write_simulation(path, preset, seed=seed)
+        _write_manifest(path)
     return path
+
+
+def _manifest(path: Path) -> Path:
+    return path.with_name(path.name + ".manifest.json")
+
+
+def _write_manifest(path: Path) -> None:
+    size = path.stat().st_size
+    record = json.dumps({"size": size, "sha256": file_digest(path, size)})
+    temporary = _manifest(path).with_suffix(".tmp")
+    temporary.write_text(record)
+    os.replace(temporary, _manifest(path))
+
+
+def _intact(path: Path) -> bool:
+    """Whether ``path`` matches its manifest; a file from before manifests is checked by opening it, then given
+    one."""
+    try:
+        record = json.loads(_manifest(path).read_text())
+    except FileNotFoundError:
+        try:
+            with h5py.File(path, "r") as f:  # a truncated file does not open
+                if "X" not in f:
+                    return False
+        except OSError:
+            return False
+        _write_manifest(path)
+        return True
+    except (OSError, ValueError):
+        return False
+    size = path.stat().st_size
+    return record.get("size") == size and record.get("sha256") == file_digest(path, size)
