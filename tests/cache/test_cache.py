@@ -288,6 +288,23 @@ def test_damaged_entry_is_detected_and_recomputed(store, damage):
     assert len(entry_folders(store)) == 1
 
 
+def test_a_damaged_entry_that_cannot_be_rewritten_is_reported_once(store, caplog):
+    """The recomputed value is too large to store again: the damaged entry is removed at its first read, so the
+    reruns that follow are plain misses, not one warning each."""
+    f, calls = counted(store)
+    f(np.arange(4))
+    _truncate(entry_folders(store)[0])
+    store.max_bytes = 10  # nothing fits any more
+    with caplog.at_level("WARNING", logger="vcc_core.cache.store"):
+        for _ in range(6):
+            assert f(np.arange(4))["n"] == len(calls)
+    corrupt = [r for r in caplog.records if "is corrupt" in r.getMessage()]
+    assert len(corrupt) == 1
+    assert "removed, it will be recomputed" in corrupt[0].getMessage()
+    assert store.stats.corrupt == 1
+    assert entry_folders(store) == []
+
+
 def test_leftover_staging_folder_is_not_an_entry(store):
     f, _ = counted(store)
     (store.root / "tmp" / "half-written").mkdir(parents=True)

@@ -10,6 +10,7 @@ The decorator that uses it is :func:`vcc_core.cache.decorator.cached`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -75,6 +76,7 @@ class Cache:
         self.enabled = enabled
         self.verify = verify
         self.stats = CacheStats()
+        self._reported: set[str] = set()  # damaged entries already logged by this process
 
     def __repr__(self) -> str:
         return f"Cache({str(self.root)!r}, max_bytes={self.max_bytes}, enabled={self.enabled})"
@@ -125,10 +127,16 @@ class Cache:
                 raise ValueError(msg)
 
     def _corrupt(self, key: str, reason: str, *, report: bool) -> tuple[bool, Any, dict]:
+        """A damaged entry: removed at once (so later reads are plain misses even if its recomputed value cannot be
+        stored) and reported once per process."""
         if not report:
             return False, None, {}
-        log.warning("cache entry %s is corrupt (%s); it will be recomputed", key[:12], reason)
-        self.stats.add(corrupt=1)
+        with contextlib.suppress(OSError):  # a read-only cache: the entry stays, but it is not reported again
+            self._discard(self._entry(key))
+        if key not in self._reported:
+            self._reported.add(key)
+            log.warning("cache entry %s is corrupt (%s); removed, it will be recomputed", key[:12], reason)
+            self.stats.add(corrupt=1)
         return False, None, {}
 
     # ------------------------------------------------------------------ writing
