@@ -25,3 +25,4 @@ navigation = st.navigation(pages)
 ui.dataset_picker()
 st.sidebar.caption("VCC Explorer · perturbation-prediction metrics, visually")
 navigation.run()
+ui.cache_status()  # after the page: a cache that failed while it ran is said at once

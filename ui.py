@@ -23,6 +23,7 @@ from vcc_core.analyses.sweep import SCALES
 from vcc_core.analyses.sweep2026 import scored_along as score_along_scale
 from vcc_core.analyses.sweep2026 import source_expression_along
 from vcc_core.analyses.sweep_runs import ModelSweep, source_des_sweep, source_sweep
+from vcc_core.cache import default_cache
 from vcc_core.data.dataset import Dataset, open_dataset
 from vcc_core.data.predictions import SUFFIXES, file_genes
 from vcc_core.data.registered import Registered, register, registered, remove
@@ -117,6 +118,12 @@ def page(title: str, *, required: bool = True) -> Dataset | None:
         if required:
             st.stop()
         return None
+
+
+def cache_status() -> None:
+    """One warning in the sidebar while the disk cache cannot be written (disk full, read-only, no folder)."""
+    if problem := default_cache().problem:
+        st.sidebar.warning(f"{problem[0].upper()}{problem[1:]}: results are computed without it, so pages are slower.")
 
 
 @contextmanager

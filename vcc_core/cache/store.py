@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -40,6 +41,7 @@ MANIFEST = "manifest.json"
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 _STALE_TMP_SECONDS = 3600
+_HOST = socket.gethostname().replace("-", "_")
 _SAFE_SUFFIXES = (".npz", ".parquet", ".json", ".safetensors")
 
 
@@ -77,6 +79,11 @@ class Cache:
         self.verify = verify
         self.stats = CacheStats()
         self._reported: set[str] = set()  # damaged entries already logged by this process
+        self.problem: str | None = None
+        """Why the disk cache could not be written (disk full, read-only, unusable folder), once it has failed;
+        results are then computed without it."""
+        if enabled:
+            self._sweep_tmp(older_than=_STALE_TMP_SECONDS)  # a new process clears what killed writers left
 
     def __repr__(self) -> str:
         return f"Cache({str(self.root)!r}, max_bytes={self.max_bytes}, enabled={self.enabled})"
@@ -174,14 +181,26 @@ class Cache:
         # The first look goes without the lock so hits never queue; a damaged entry is reported once, below.
         found, value, manifest = self._load(key, report=False)
         if not found:
-            with self._lock(key):
+            try:
+                lock = self._lock(key)
+                lock.acquire()
+            except OSError as err:  # no lock can be made: the folder is read-only, missing or the disk is full
+                self.unusable(err)
+                self.stats.add(bypassed=1)
+                return compute()
+            try:
                 found, value, manifest = self._load(key)
                 if not found:
                     value = self._compute_and_write(key, compute, name=name, version=version, params=params)
+            finally:
+                lock.release()
         if found:
             self.stats.add(hits=1, seconds_saved=manifest.get("compute_seconds", 0.0))
             return decode(value) if decode else value
-        self.evict()
+        try:
+            self.evict()
+        except OSError as err:  # a full or read-only disk: the value is still good
+            self.unusable(err)
         return value
 
     def _compute_and_write(self, key: str, compute: Callable[[], Any], *, name: str, version: str, params: Any) -> Any:
@@ -191,14 +210,20 @@ class Cache:
         meta = {"name": name, "version": str(version), "params": describe(params)}
         try:
             self._write(key, value, {**meta, "compute_seconds": time.perf_counter() - start})
-        except OSError as err:
-            log.warning("could not store %s in the cache at %s: %s", name or key[:12], self.root, err)
+        except OSError as err:  # nothing half-written is visible: the entry appears only by its final rename
+            self.unusable(err)
         return value
+
+    def unusable(self, err: OSError) -> None:
+        """Record (and log, once per process) that the disk cache cannot be written."""
+        if self.problem is None:
+            self.problem = f"the disk cache at {self.root} cannot be written ({err.strerror or err})"
+            log.warning("%s; results are computed without it", self.problem)
 
     def _write(self, key: str, value: Any, meta: dict) -> Path | None:
         tmp_root = self.root / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{key[:12]}-", dir=tmp_root))
+        staging = Path(tempfile.mkdtemp(prefix=f"{key[:12]}-{_HOST}-{os.getpid()}-", dir=tmp_root))
         try:
             layout = codec.encode(value, staging)
             files = {
@@ -304,11 +329,12 @@ class Cache:
         shutil.rmtree(trash, ignore_errors=True)
 
     def _sweep_tmp(self, *, older_than: float) -> None:
-        # Leftovers of writers that crashed; recent ones may belong to a write in progress.
+        # Leftovers of writers that crashed: those of a process of this host that is gone, and any old enough
+        # (a recent one of another host may belong to a write in progress).
         cutoff = time.time() - older_than
         for path in self.root.glob("tmp/*"):
             try:
-                if path.stat().st_mtime < cutoff:
+                if _writer_gone(path.name) or path.stat().st_mtime < cutoff:
                     shutil.rmtree(path, ignore_errors=True)
             except FileNotFoundError:
                 continue
@@ -334,6 +360,20 @@ class Cache:
             os.utime(path, (when, when))
         except OSError:
             log.debug("could not record access time of %s (read-only store?)", path)
+
+
+def _writer_gone(name: str) -> bool:
+    """Whether a staging folder ``<key>-<host>-<pid>-<random>`` was left by a process of this host that has ended."""
+    parts = name.split("-")
+    if len(parts) < 4 or parts[1] != _HOST or not parts[2].isdigit():
+        return False
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, under another user
+        return False
+    return False
 
 
 def _entry_info(folder: Path) -> EntryInfo:

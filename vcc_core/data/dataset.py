@@ -173,9 +173,14 @@ def _derived(key: str, cells: _Cells, *, pert_col: str | None, control: str | No
 def _preset(preset: str, *, seed: int) -> ad.AnnData:
     """A built-in screen: read from the cache folder when simulated before, else simulated (and stored)."""
     cache = default_cache()
-    if not cache.enabled:
+    if not cache.enabled or cache.problem:
         return simulate(preset, seed=seed)
-    return read_h5ad(preset_file(preset, seed=seed, folder=cache.root / "datasets"))
+    try:
+        path = preset_file(preset, seed=seed, folder=cache.root / "datasets")
+    except OSError as err:  # a full disk or an unusable cache folder: simulate it in memory instead
+        cache.unusable(err)
+        return simulate(preset, seed=seed)
+    return read_h5ad(path)
 
 
 def _restrict(adata: ad.AnnData, column: str, value: str) -> ad.AnnData:
