@@ -26,7 +26,7 @@ from vcc_core.analyses.sweep_runs import ModelSweep, source_des_sweep, source_sw
 from vcc_core.cache import default_cache
 from vcc_core.data.dataset import Dataset, open_dataset
 from vcc_core.data.predictions import SUFFIXES, file_genes
-from vcc_core.data.registered import Registered, register, registered, remove
+from vcc_core.data.registered import Registered, lost, register, registered, remove
 from vcc_core.evaluation import vcc2026_sources
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.sides import inputs_of
@@ -173,6 +173,8 @@ def prediction_sources(data: Dataset) -> dict[str, PredictionSource]:
     """Every prediction the pickers offer, by name: the built-in models, the files registered for the dataset (kept
     on disk for every session), this session's private uploads and the matching files of the data folders."""
     files = [PredictionSource.file(e.path, kind=e.kind, name=e.name) for e in registered(data.fingerprint)]
+    for message in lost(data.fingerprint):  # a damaged file, removed: said once, to whoever listed it
+        st.warning(message)
     files += st.session_state.get(PRIVATE, {}).get(data.fingerprint, [])
     files += folder_predictions(data)
     out = {m: PredictionSource.model(m) for m in model_options()}

@@ -3,13 +3,15 @@
 Layout: ``<root>/<dataset key>/<entry>/`` holding the file under its own name and ``entry.json`` (name, kind, size,
 sha256, time). ``root`` is ``predictions/`` in the cache folder (``VCC_CACHE_DIR``). A file is copied into a
 temporary folder beside the entries and renamed into place once complete, so a copy cut short (an error, a full
-disk, a killed process) is never listed; leftovers are removed when the folder is next listed.
+disk, a killed process) is never listed; leftovers are removed when the folder is next listed. An entry whose
+file no longer matches its size and checksum is removed when listed, and :func:`lost` says so once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import shutil
 import time
@@ -26,6 +28,9 @@ ENTRY = "entry.json"
 TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 3600
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_VERIFIED: dict[tuple[str, int, int], bool] = {}
+_LOST: dict[str, list[str]] = {}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,34 @@ def registered(dataset_key: str, *, root: Path | None = None) -> list[Registered
             continue
         try:
             out.append(_entry(child))
-        except (OSError, ValueError, KeyError):
-            continue
+        except (OSError, ValueError, KeyError) as err:
+            _drop(dataset_key, child, err)
     return sorted(out, key=lambda e: e.registered)
+
+
+def lost(dataset_key: str) -> list[str]:
+    """What :func:`registered` found damaged and removed for the dataset since the last call, one sentence each
+    (so that each loss is told once)."""
+    return _LOST.pop(dataset_key, [])
+
+
+def _drop(dataset_key: str, entry: Path, err: Exception) -> None:
+    """Remove a damaged entry and keep a sentence for the user."""
+    try:
+        name = json.loads((entry / ENTRY).read_text())["name"]
+    except (OSError, ValueError, KeyError):
+        name = entry.name
+    gone = entry.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    try:
+        entry.rename(gone)
+    except OSError:
+        return  # another process removed it, or the folder is read-only: nothing to tell twice
+    shutil.rmtree(gone, ignore_errors=True)
+    log.warning("registered prediction %s for %s is damaged (%s); removed", name, dataset_key[:12], err)
+    _LOST.setdefault(dataset_key, []).append(
+        f"The registered prediction {name} was damaged on disk and has been removed: upload it again on the "
+        "Bring your own page."
+    )
 
 
 def remove(dataset_key: str, name: str, *, root: Path | None = None) -> None:
@@ -139,7 +169,15 @@ def _copy(source, target: Path) -> tuple[int, str]:
 def _entry(folder: Path) -> Registered:
     meta = json.loads((folder / ENTRY).read_text())
     path = folder / meta["file"]
-    if path.stat().st_size != meta["bytes"]:
-        msg = f"{path} has {path.stat().st_size} bytes, its entry says {meta['bytes']}"
+    stat = path.stat()
+    if stat.st_size != meta["bytes"]:
+        msg = f"{path.name} has {stat.st_size} bytes, its entry says {meta['bytes']}"
+        raise ValueError(msg)
+    stamp = (str(path), stat.st_size, stat.st_mtime_ns)
+    if stamp not in _VERIFIED:  # the whole file's checksum, once per version of the file in this process
+        with path.open("rb") as handle:
+            _VERIFIED[stamp] = hashlib.file_digest(handle, "sha256").hexdigest() == meta["sha256"]
+    if not _VERIFIED[stamp]:
+        msg = f"{path.name} fails its sha256 check"
         raise ValueError(msg)
     return Registered(meta["name"], meta["kind"], path, int(meta["bytes"]), float(meta["registered"]))
