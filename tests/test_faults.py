@@ -195,3 +195,47 @@ def test_the_app_works_without_a_usable_cache_and_says_so_once(tmp_path, monkeyp
         "it, so pages are slower."
     ]
     assert at.dataframe[0].value.shape[0] == 1  # the page's numbers are there
+
+
+RACER = """
+    import sys, time
+    import numpy as np
+    from vcc_core.cache import Cache, cached
+
+    store = Cache(sys.argv[1])
+
+    @cached("race", version="1", cache=store)
+    def f(n):
+        with open(sys.argv[2], "a") as log:
+            log.write("computed\\n")
+        time.sleep(1.0)  # long enough for the other process to ask for the same entry
+        return np.arange(n, dtype=float)
+
+    print(f(1000).sum(), store.stats.hits)
+"""
+
+
+def test_two_processes_computing_one_entry(tmp_path):
+    root, log = tmp_path / "cache", tmp_path / "computed.log"
+    command = [sys.executable, "-c", textwrap.dedent(RACER), str(root), str(log)]
+    racers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(2)]  # fmt: skip
+    outputs = [racer.communicate(timeout=120) for racer in racers]
+    assert [r.returncode for r in racers] == [0, 0], [err for _, err in outputs]
+    assert [out.split()[0] for out, _ in outputs] == [str(float(sum(range(1000))))] * 2  # both right
+    assert log.read_text().count("computed") == 1  # computed once, the other read it
+    store = Cache(root)
+    assert store.info().entries == 1
+    np.testing.assert_array_equal(store.get(next(root.glob("entries/*/*")).name), np.arange(1000.0))
+
+
+def test_the_command_line_says_in_one_line_when_it_cannot_write(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    case = ROOT / "tests" / "fixtures" / "vcc2026" / "papalexi"
+    done = subprocess.run([sys.executable, "-m", "vcc_core", "evaluate", "--profile", "vcc2026", "--real",
+                           str(case / "real.h5ad"), "--pred", str(case / "pred.h5ad"), "--out", str(blocker / "out")],
+                          cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("[")]  # progress lines
+    assert lines == [f"error: [Errno 20] Not a directory: '{blocker / 'out'}'"]
