@@ -181,8 +181,12 @@ def test_a_damaged_cache_entry_is_reported_once_across_reruns(tmp_path, damage, 
 
 
 def test_the_app_works_without_a_usable_cache_and_says_so_once(tmp_path, monkeypatch):
+    import streamlit as st
+
     from tests.app.apptest import run_page
 
+    st.cache_resource.clear()  # a fresh server: nothing held in memory by earlier tests
+    st.cache_data.clear()
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("VCC_CACHE_DIR", str(blocker / "cache"))
@@ -239,3 +243,49 @@ def test_the_command_line_says_in_one_line_when_it_cannot_write(tmp_path):
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if not line.startswith("[")]  # progress lines
     assert lines == [f"error: [Errno 20] Not a directory: '{blocker / 'out'}'"]
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """Makes folders read-only for this process: chmod for a user, ``chattr +i`` for root (whom chmod does not
+    stop); undone after the test."""
+    made = []
+
+    def make(folder: Path) -> None:
+        if os.geteuid() != 0:
+            folder.chmod(0o555)
+        elif subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("running as root on a file system without chattr +i: no way to make a folder read-only")
+        made.append(folder)
+
+    yield make
+    for folder in made:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+
+
+def test_a_read_only_cache_still_serves_its_entries_and_computes_the_rest(tmp_path, read_only, caplog):
+    store = Cache(tmp_path / "cache")
+
+    @cached("fault", version="1", cache=store)
+    def f(n):
+        return np.arange(n, dtype=float)
+
+    f(3)  # one entry stored while the folder was writable
+    for folder in [store.root / "locks", store.root / "entries", store.root / "tmp", *store.root.glob("entries/*")]:
+        read_only(folder)
+    fresh = Cache(store.root)  # a new process on the now read-only cache
+
+    @cached("fault", version="1", cache=fresh)
+    def g(n):
+        return np.arange(n, dtype=float)
+
+    with caplog.at_level("WARNING", logger="vcc_core.cache.store"):
+        np.testing.assert_array_equal(g(3), np.arange(3.0))  # read back
+        for _ in range(3):
+            np.testing.assert_array_equal(g(7), np.arange(7.0))  # computed, cannot be stored
+    assert fresh.stats.hits >= 1
+    assert fresh.problem is not None
+    assert len([r for r in caplog.records if "cannot be written" in r.getMessage()]) == 1
