@@ -23,7 +23,7 @@ from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.evaluation.scoring2026 import score_2026
-from vcc_core.evaluation.sources import PredictionSource, content_key, sweep_profiles
+from vcc_core.evaluation.sources import PredictionSource, content_key, table_profiles
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.evaluation.vcc2026 import CountsSide, aggregate_2026, expression_members, score_sides
 from vcc_core.evaluation.vcc2026_sources import (
@@ -35,6 +35,7 @@ from vcc_core.evaluation.vcc2026_sources import (
 )
 from vcc_core.metrics import target_columns
 from vcc_core.metrics.vcc2026 import ratio_of_sums
+from vcc_core.models.training import train_predict
 
 EXPRESSION = ["pds_cosine", "expr_mse_unbiased_capped_norm", "expr_mse_unbiased"]
 
@@ -75,8 +76,8 @@ def source_expression_along(dataset: Dataset, source: PredictionSource, *, scale
 
 @cached("vcc2026_scored_along", version="1", ignore=("path",))
 def _scored_along(dataset: Dataset, content: str, path: Path | None, scales) -> pd.DataFrame:
-    source = PredictionSource.model(content) if path is None else PredictionSource.file(path, kind="table")
-    _, pred = sweep_profiles(dataset, source)
+    # The pseudobulk itself: a model's prediction or the table (not via the 2025 sides, which this does not need).
+    pred = train_predict(dataset, content) if path is None else table_profiles(dataset, path)
     perts = sorted(map(str, pred.perts))
     real = real_side_2026(dataset, perts)
     ends = anchors(dataset, tuple(perts))

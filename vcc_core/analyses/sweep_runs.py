@@ -15,7 +15,8 @@ from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.de.wilcoxon import de_from_anndata
-from vcc_core.evaluation.loop import positions, reindex_profiles
+from vcc_core.evaluation.align import positions
+from vcc_core.evaluation.loop import reindex_profiles
 from vcc_core.evaluation.scoring import score_vcc2025
 from vcc_core.evaluation.sides import real_side
 from vcc_core.evaluation.sources import PredictionSource, content_key, sides, sweep_profiles

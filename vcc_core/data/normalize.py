@@ -43,6 +43,11 @@ def iter_row_chunks(x, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tupl
         yield rows, block
 
 
+def as_csr(x) -> sparse.csr_matrix:
+    """``x`` itself when it is a CSR matrix, else a CSR copy of it (sparse of another layout, or dense)."""
+    return x if sparse.issparse(x) and x.format == "csr" else sparse.csr_matrix(x)
+
+
 def csr_rows(x: sparse.csr_matrix, rows: slice) -> sparse.csr_matrix:
     """Rows ``rows`` of ``x`` as a CSR matrix over the same value and index arrays (scipy's slicing copies them)."""
     e0, e1 = x.indptr[rows.start], x.indptr[rows.stop]

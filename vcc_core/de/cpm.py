@@ -23,7 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from vcc_core.compiled import parallel_kernel, threads
-from vcc_core.data.normalize import divide_rows
+from vcc_core.data.normalize import as_csr, divide_rows
 from vcc_core.de.wilcoxon import benjamini_hochberg, mwu_pvalues, rank_test
 from vcc_core.keys import CONTROL
 
@@ -92,7 +92,7 @@ def gated_de(
     and the groups' mean CPMs.
     """
     labels = np.asarray(labels).astype(str)
-    counts = counts if sparse.issparse(counts) and counts.format == "csr" else sparse.csr_matrix(counts)
+    counts = as_csr(counts)
     scales = cell_scales(counts)
     perts = np.array(sorted(set(labels) - {control}), dtype=object)
     index = {name: k for k, name in enumerate([control, *perts])}

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from vcc_core.data.normalize import as_csr
 from vcc_core.de import kernel as rank_kernel
 from vcc_core.device import to_numpy
 
@@ -42,7 +43,7 @@ def rank_statistics(X, codes, counts, *, device, batch_entries: int, progress) -
 
 def _labelled_csr(X, codes: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Rows of labelled cells as CSR without stored zeros (pdex's sparse kernel demands the same)."""
-    csr = X if sparse.issparse(X) and X.format == "csr" else sparse.csr_matrix(X)
+    csr = as_csr(X)
     if not np.all(codes >= 0):
         csr, codes = csr[np.flatnonzero(codes >= 0)], codes[codes >= 0]
     if not csr.data.all():

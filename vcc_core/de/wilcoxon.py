@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from vcc_core.data.normalize import as_csr
 from vcc_core.de import kernel as rank_kernel
 from vcc_core.device import gpu_possible
 from vcc_core.keys import CONTROL, PERT_COL
@@ -314,7 +315,7 @@ def _compiled_rank_statistics(X, codes, counts, *, batch_entries: int, progress)
     ``X`` is read where it lies (rows with a negative code and stored zeros are skipped, not copied out); the
     working memory is 4 bytes per nonzero entry of a batch.
     """
-    csr = X if sparse.issparse(X) and X.format == "csr" else sparse.csr_matrix(X)
+    csr = as_csr(X)
     raw, is_float32, zero_code = rank_kernel.entry_codes(csr.data)
     codes = np.ascontiguousarray(codes, dtype=np.int64)
     group_bits = max(1, int(counts.size - 1).bit_length())

@@ -18,7 +18,7 @@ from scipy import sparse
 
 from vcc_core.compiled import parallel_kernel
 from vcc_core.data.io import read_h5ad
-from vcc_core.data.normalize import iter_row_chunks
+from vcc_core.data.normalize import as_csr, iter_row_chunks
 from vcc_core.data.row_reader import read_rows
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics.registry import target_columns
@@ -99,7 +99,7 @@ def check_counts(x, *, side: str, fractional: bool = False) -> None:
     """Raw counts: finite, >= 0, integers (within 1e-6) unless ``fractional``, at most 1e6 per cell."""
     whole = sparse.issparse(x) and x.format == "csr"  # in memory: one pass (chunks of it would be copied)
     for rows, block in [(slice(0, x.shape[0]), x)] if whole else iter_row_chunks(x, chunk_rows=50_000):
-        csr = block if sparse.issparse(block) and block.format == "csr" else sparse.csr_matrix(block)
+        csr = as_csr(block)
         bad, fraction, lowest, cell, total = _scan(csr.indptr, csr.data)
         if bad:
             msg = f"{side}: X holds NaN or infinite values; expected raw counts"

@@ -13,6 +13,7 @@ import pandas as pd
 
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.de.wilcoxon import DEResult
+from vcc_core.evaluation.align import positions
 from vcc_core.metrics import MetricInputs, get_metric, profile_metrics
 
 
@@ -85,20 +86,6 @@ def check_pds(names: list[str], n_perts: int) -> None:
             "add perturbations or leave out the discrimination_score metrics (e.g. profile 'de')"
         )
         raise ValueError(msg)
-
-
-def positions(have, want, what: str) -> np.ndarray:
-    """Position in ``have`` of every name of ``want`` (both compared as strings).
-
-    Raises ``ValueError`` naming the first names of ``want`` that ``have`` lacks (``what`` says whose names).
-    """
-    index = pd.Index(np.asarray(have).astype(str))
-    pos = index.get_indexer(np.asarray(want).astype(str))
-    if (pos < 0).any():
-        absent = np.asarray(want)[pos < 0]
-        msg = f"{what} lacks {absent.size} name(s) of the real data: {', '.join(map(str, absent[:10]))}"
-        raise ValueError(msg)
-    return pos
 
 
 def reindex_profiles(pred: Profiles, perts, genes) -> Profiles:

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from vcc_core.de.cpm import GatedDE
+from vcc_core.de.cpm import GatedDE, gated_de
+from vcc_core.evaluation.align import positions
 from vcc_core.evaluation.vcc2026 import DERIVED, aggregate_2026, score_sides, sides
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import vcc2026_de as dem
@@ -113,7 +114,8 @@ def replicate_anchor(
     each half against its own controls; ``de_wilcoxon_lfc_nmae`` is the full-gate reference of the same split
     (:func:`lfc_nmae_reference`). The replicate anchor is the mean over rows (:func:`replicate_of`)."""
     say = sayer(progress)
-    full_de = full_de if full_de is not None else sides(real, real, pert_col=pert_col, control=control)[0].de
+    if full_de is None:
+        full_de = gated_de(real.X, real.obs[pert_col].astype(str).to_numpy(), control=control)
     rows = {}
     for k, seed in enumerate(anchor_seeds()):
         say(f"replicate split {k + 1} of {ANCHOR_SPLITS}")
@@ -148,7 +150,7 @@ def lfc_nmae_reference(
     """Per perturbation ``nmae_ref_raw = mean_S |lfc_A - lfc_B| / mean_S |lfc|`` over the full data's gate ``S``
     (significant genes, own gene out, at least 10), ``nmae_ref_sqrt2`` (divided by sqrt 2) and ``n_gate``: the
     fold-change error two halves of the data make against each other."""
-    full = sides(real, real, pert_col=pert_col, control=control)[0].de
+    full = gated_de(real.X, real.obs[pert_col].astype(str).to_numpy(), control=control)
     half_a, half_b = disjoint_halves(real, seed=seed, pert_col=pert_col, control=control)
     side_a, side_b = sides(half_a, half_b, pert_col=pert_col, control=control, control_source="pred")
     raw = _nmae_reference(full, side_a.de, side_b.de, genes=real.var_names)
@@ -172,7 +174,7 @@ def _nmae_reference(full: GatedDE, de_a: GatedDE, de_b: GatedDE, *, genes) -> np
     for half in (de_a, de_b):
         wide = half.on_genes(np.union1d(half.genes, full.genes))
         cols = np.searchsorted(wide.genes, full.genes)
-        rows = np.array([list(wide.perts).index(p) for p in full.perts])
+        rows = positions(wide.perts, full.perts, "a half's DE")
         values = wide.lfc[np.ix_(rows, cols)]
         lfc.append(np.where(np.isfinite(values), values, 0.0))
     num = np.where(gate, np.abs(lfc[0] - lfc[1]), 0.0).sum(axis=1)

@@ -16,10 +16,10 @@ from typing import Literal
 import anndata as ad
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
-from vcc_core.data.normalize import gather_rows
+from vcc_core.data.normalize import as_csr, gather_rows
 from vcc_core.de.cpm import GatedDE, gated_de
+from vcc_core.evaluation.align import positions
 from vcc_core.evaluation.counts_pair import read_counts_pair
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import vcc2026 as expr
@@ -55,8 +55,7 @@ class CountsSide:
     de: GatedDE
 
     def rows(self, names) -> np.ndarray:
-        index = {name: k for k, name in enumerate(self.groups)}
-        return np.array([index[name] for name in names])
+        return positions(self.groups, names, "the side's groups")
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ def sides(
         return real_side, counts_side(pred.X, pred_labels, control=control, say=say)
     own = np.flatnonzero(pred_labels != control)
     ctrl = np.flatnonzero(real_labels == control)
-    de_x = gather_rows([(_csr(pred.X), own), (_csr(real.X), ctrl)])
+    de_x = gather_rows([(as_csr(pred.X), own), (as_csr(real.X), ctrl)])
     de_labels = np.concatenate([pred_labels[own], real_labels[ctrl]])
     return real_side, counts_side(pred.X, pred_labels, de_x=de_x, de_labels=de_labels, control=control, say=say)
 
@@ -259,17 +258,8 @@ def de_members(real: GatedDE, pred: GatedDE, *, perts, targets: np.ndarray, gene
     }
 
 
-def _csr(x) -> sparse.csr_matrix:
-    return x if sparse.issparse(x) and x.format == "csr" else sparse.csr_matrix(x)
-
-
 def _rows(de: GatedDE, perts) -> GatedDE:
-    index = {name: k for k, name in enumerate(de.perts)}
-    missing = [p for p in perts if p not in index]
-    if missing:
-        msg = f"the DE has no rows for {len(missing)} perturbation(s): {', '.join(missing[:10])}"
-        raise ValueError(msg)
-    rows = np.array([index[p] for p in perts])
+    rows = positions(de.perts, perts, "the DE")
     return GatedDE(np.asarray(perts), de.genes, de.pvalue[rows], de.p_adj[rows], de.lfc[rows])
 
 

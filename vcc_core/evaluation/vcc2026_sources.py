@@ -150,7 +150,7 @@ def anchors(dataset: Dataset, perts: tuple[str, ...]) -> pd.DataFrame:
     real = real_counts(dataset, perts)
     common = {"pert_col": dataset.pert_col, "control": dataset.control}
     base_pred = generic_baseline(real, **common)
-    real_side = counts_side(real.X, real.obs[dataset.pert_col], control=dataset.control)
+    real_side = real_side_2026(dataset, perts)
     base_side = predicted_side_of_cells(dataset, base_pred, perts)
     base = score_sides(real_side, base_side, genes=real.var_names, control=dataset.control, strict=False)
     replicate = replicate_of(replicate_anchor(real, full_de=real_side.de, **common))
@@ -168,8 +168,7 @@ def compare_2026(
     for i, source in enumerate(sources):
         report(i / max(len(sources), 1), f"VCC 2026: {source.name}")
         try:
-            real, pred = sides_2026(dataset, source)
-            evaluation = score_sides(real, pred, genes=dataset.adata.var_names, control=dataset.control, strict=False)
+            evaluation = evaluate_source(dataset, source)
             ends = anchors(dataset, tuple(sorted(map(str, evaluation.results.index))))
             row = aggregate_2026(evaluation).loc["mean"]
             scores[source.name] = score_2026(row, ends["baseline"], ends["replicate"], strict=False)["from_replicate"]

@@ -19,6 +19,8 @@ from numpy.polynomial.polynomial import polyval
 from scipy import sparse
 
 from vcc_core.compiled import parallel_kernel, threads
+from vcc_core.data.normalize import as_csr
+from vcc_core.data.pseudobulk import add_sparse_rows
 
 TARGET = 5e4
 CHUNK_CELLS = 2048
@@ -34,10 +36,9 @@ def lognorm_profiles(x, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     labels = np.asarray(labels).astype(str)
     names = np.array(sorted(set(labels)))
     codes = np.searchsorted(names, labels)
-    csr = x if sparse.issparse(x) and x.format == "csr" else sparse.csr_matrix(x)
-    parts = np.zeros((threads(), names.size, csr.shape[1]))
-    _group_sums(csr.indptr, csr.indices, csr.data, codes, parts)
-    sums = parts.sum(axis=0)
+    csr = as_csr(x)
+    sums = np.zeros((names.size, csr.shape[1]))
+    add_sparse_rows(csr, codes, sums)
     lib = np.asarray(csr.sum(axis=1, dtype=np.float64)).ravel()
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(names.size + 1))
@@ -99,18 +100,6 @@ def _series_sums(csr, rows, sums, rest, base, eps, scale) -> tuple[np.ndarray, n
     half = parts.shape[0] // 2
     first = polyval(q, np.concatenate([[0.0], log_coef])) + parts[:half].sum(axis=0)
     return first, polyval(q, np.concatenate([[0.0], square_coef])) + parts[half:].sum(axis=0)
-
-
-@parallel_kernel
-def _group_sums(indptr, indices, data, codes, out):
-    """``out[group, gene] += x`` over the cells, each thread into its own slice of ``out`` (summed by the
-    caller)."""
-    n_threads = out.shape[0]
-    chunk = (indptr.size - 1 + n_threads - 1) // n_threads
-    for t in numba.prange(n_threads):
-        for i in range(t * chunk, min(indptr.size - 1, (t + 1) * chunk)):
-            for e in range(indptr[i], indptr[i + 1]):
-                out[t, codes[i], indices[e]] += data[e]
 
 
 @parallel_kernel

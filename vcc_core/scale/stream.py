@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from vcc_core.data.normalize import DEFAULT_CHUNK_ROWS, median_target, normalize_block
+from vcc_core.data.normalize import DEFAULT_CHUNK_ROWS, as_csr, median_target, normalize_block
 from vcc_core.data.pseudobulk import Profiles, add_sparse_rows
 from vcc_core.data.row_reader import RowReader, stored_entries
 from vcc_core.data.space import check_values
@@ -113,7 +113,7 @@ def profiles_and_de(
     say(f"reading {n_rows:,} cells in {len(ranges)} chunks: {steps}")
     with RowReader(source.path, source.columns, chunk_rows=chunk_rows) as reader:
         for i, rows in enumerate(ranges):
-            block = _csr(reader.read(rows))
+            block = as_csr(reader.read(rows))
             if de:
                 args = (block.indptr, block.indices, block.data, de_codes[rows])
                 sorted_rows[i], valid = rank_kernel.entry_counts(*args, counts=entries)
@@ -125,7 +125,7 @@ def profiles_and_de(
 
         def normalised(rows: slice):
             """The chunk's rows normalised, in the reader's buffers (valid until the next read)."""
-            block = _csr(reader.read(rows))
+            block = as_csr(reader.read(rows))
             if target is None:
                 return block
             return normalize_block(block, target_sum=target, inplace=True, totals=totals[rows])
@@ -199,10 +199,6 @@ def _de_pass(source: Source, ranges, entries, sorted_rows, de_codes, normalised,
             values, starts, segments, sizes[1:], int(sizes[0]), 1 << 31, group_bits
         )
     return assemble(source, sums, stat, tie)
-
-
-def _csr(block) -> sparse.csr_matrix:
-    return block if sparse.issparse(block) and block.format == "csr" else sparse.csr_matrix(block)
 
 
 def _target(source: Source, totals: np.ndarray) -> float:
