@@ -98,3 +98,18 @@ def test_rank_codes_tie_and_order_exactly_like_the_values():
     codes = rank_codes(fractional, cell_scales(fractional))
     order = np.argsort(values, kind="stable")
     np.testing.assert_array_equal(np.diff(codes[order]) > 0, np.diff(values[order]) > 0)
+
+
+def test_a_stored_zero_ranks_as_a_zero():
+    x, labels = data(3)
+    counts = sparse.csr_matrix(x)
+    stored = counts.copy()
+    stored.data[::7] = 0  # zeros kept as entries, as some writers leave them
+    dropped = stored.copy()
+    dropped.eliminate_zeros()
+    codes = rank_codes(stored, cell_scales(stored))
+    assert (codes[stored.data == 0] == 0).all()
+    assert (codes[stored.data > 0] > 0).all()
+    ours, theirs = gated_de(stored, labels), gated_de(dropped, labels)
+    np.testing.assert_array_equal(ours.pvalue, theirs.pvalue)
+    np.testing.assert_array_equal(ours.lfc, theirs.lfc)

@@ -119,32 +119,76 @@ def gated_de(
 
 
 def rank_codes(counts: sparse.csr_matrix, scales: np.ndarray) -> np.ndarray:
-    """float32 values that rank like the entries' ``log1p(CPM)`` (float64) and tie exactly where they tie.
+    """float32 values that rank like the entries' ``log1p(CPM)`` (float64) and tie exactly where they tie
+    (:class:`CpmNumbers`); past 2^24 distinct values, which float32 cannot number, the float64 values themselves."""
+    numbers = CpmNumbers.of(scales, outside_values(counts, scales))
+    if numbers.distinct.size >= 1 << 24:
+        return numbers.values(counts, scales)
+    return numbers.codes(counts, scales, np.float32)
+
+
+def outside_values(counts: sparse.csr_matrix, scales: np.ndarray) -> np.ndarray:
+    """The distinct ``log1p(CPM)`` of the entries outside the table of :class:`CpmNumbers` (counts above
+    :data:`TABLE_COUNTS`, or fractional): few in raw counts."""
+    searched, cells = _searched(counts)
+    return np.unique(np.log1p(counts.data[searched].astype(np.float64) / scales[cells]))
+
+
+@dataclass(frozen=True)
+class CpmNumbers:
+    """The sorted distinct positive ``log1p(CPM)`` values of a set of cells, numbered from 1 (0 is a zero).
 
     float32 cannot hold every float64 value, and sorting all of them to number the distinct ones would be the slow
-    part of the test. But an entry's value depends only on its cell and its count: the values of whole counts up to
-    :data:`TABLE_COUNTS` are tabulated per cell (``log1p(k / s_i)``: the same numpy operations as on the entries,
-    so the same float64 results), the distinct values numbered once, and each entry reads its number; other
-    entries (larger or fractional counts) are computed and numbered by search. The numbers are exact in float32
-    below 2^24 distinct values; past that the float64 values themselves are returned.
+    part of the test. But an entry's value depends only on its cell's scale and its count: the values of whole
+    counts up to :data:`TABLE_COUNTS` are tabulated once per distinct scale (``log1p(k / s)``: the same numpy
+    operations as on the entries, so the same float64 results) and numbered, and each entry reads its number;
+    other entries (larger or fractional counts, :func:`outside_values`) are numbered by search. Cells of two files
+    numbered by one :class:`CpmNumbers` (built from both) rank against each other.
     """
-    table = np.log1p(np.arange(TABLE_COUNTS + 1)[None, :] / scales[:, None])
+
+    distinct: np.ndarray
+
+    @classmethod
+    def of(cls, scales: np.ndarray, outside: np.ndarray) -> CpmNumbers:
+        """From the cells' scales (:func:`cell_scales`) and the values :func:`outside_values` found."""
+        table = _table(np.unique(scales))
+        return cls(np.unique(np.concatenate([table[:, 1:].ravel(), outside])))
+
+    def codes(self, counts: sparse.csr_matrix, scales: np.ndarray, dtype) -> np.ndarray:
+        """``(nnz,)`` the entries' numbers (cells of ``counts`` scaled by ``scales``) in ``dtype``, written once,
+        in place: no temporaries of the matrix's size."""
+        distinct_scales, which = np.unique(scales, return_inverse=True)
+        numbers = (np.searchsorted(self.distinct, _table(distinct_scales)) + 1).astype(dtype)
+        numbers[:, 0] = 0  # an explicitly stored zero
+        searched, cells = _searched(counts)
+        codes = np.empty(counts.nnz, dtype=dtype)
+        _table_values(counts.indptr, counts.data, numbers, which.astype(np.int64), searched, codes)
+        outside = np.log1p(counts.data[searched].astype(np.float64) / scales[cells])
+        codes[searched] = np.searchsorted(self.distinct, outside) + 1
+        return codes
+
+    def values(self, counts: sparse.csr_matrix, scales: np.ndarray) -> np.ndarray:
+        """``(nnz,)`` the entries' ``log1p(CPM)`` themselves (float64)."""
+        distinct_scales, which = np.unique(scales, return_inverse=True)
+        searched, cells = _searched(counts)
+        values = np.empty(counts.nnz)
+        _table_values(counts.indptr, counts.data, _table(distinct_scales), which.astype(np.int64), searched, values)
+        values[searched] = np.log1p(counts.data[searched].astype(np.float64) / scales[cells])
+        return values
+
+
+def _table(scales: np.ndarray) -> np.ndarray:
+    """``(scales, TABLE_COUNTS + 1)`` ``log1p(k / s)``."""
+    return np.log1p(np.arange(TABLE_COUNTS + 1)[None, :] / scales[:, None])
+
+
+def _searched(counts: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The entries outside the table (a mask) and their rows."""
     searched = np.empty(counts.nnz, dtype=np.bool_)
     _outside_table(counts.data, searched)
     cells = np.empty(int(searched.sum()), dtype=np.int64)
     _cells_of(counts.indptr, searched, cells)
-    direct = np.log1p(counts.data[searched].astype(np.float64) / scales[cells])
-    distinct = np.unique(np.concatenate([table[:, 1:].ravel(), direct]))
-    if distinct.size >= 1 << 24:
-        values = np.empty(counts.nnz)
-        values[searched] = direct
-        _table_values(counts.indptr, counts.data, table, searched, values)
-        return values
-    codes = np.empty(counts.nnz, dtype=np.float32)  # written once, in place: no temporaries of the matrix's size
-    numbers = (np.searchsorted(distinct, table) + 1).astype(np.float32)
-    _table_values(counts.indptr, counts.data, numbers, searched, codes)
-    codes[searched] = np.searchsorted(distinct, direct) + 1
-    return codes
+    return searched, cells
 
 
 @parallel_kernel
@@ -179,9 +223,10 @@ def _outside_table(data, out):
 
 
 @parallel_kernel
-def _table_values(indptr, data, table, searched, out):
-    """``out[e] = table[cell of e, count of e]`` for the entries not ``searched``."""
+def _table_values(indptr, data, table, which, searched, out):
+    """``out[e] = table[which[cell of e], count of e]`` for the entries not ``searched``."""
     for i in numba.prange(indptr.size - 1):
+        row = which[i]
         for e in range(indptr[i], indptr[i + 1]):
             if not searched[e]:
-                out[e] = table[i, int(data[e])]
+                out[e] = table[row, int(data[e])]

@@ -13,6 +13,8 @@ The first part of the VCC 2026 metric set (``../shared/VCC2026_METRICS.md`` sect
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 from numpy.polynomial.polynomial import polyval
@@ -42,37 +44,96 @@ def lognorm_profiles(x, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lib = np.asarray(csr.sum(axis=1, dtype=np.float64)).ravel()
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(names.size + 1))
-    b = np.zeros_like(sums)
     correction = np.zeros(names.size)
     for k in range(names.size):
+        rows = order[bounds[k] : bounds[k + 1]]
+        noise = GroupNoise.of(sums[k], lib[rows])
+        correction[k] = noise.correction(*noise.entry_sums(csr, rows, np.arange(rows.size)))
+    return names.astype(object), profiles_of(sums), correction
+
+
+def profiles_of(sums: np.ndarray) -> np.ndarray:
+    """``(groups, genes)`` profiles ``b`` from the groups' summed counts (an empty group gives 0)."""
+    b = np.zeros_like(sums)
+    for k in range(sums.shape[0]):
         total = sums[k].sum()
         if total > 0:
             b[k] = np.log1p(sums[k] * TARGET / total)
-        rows = order[bounds[k] : bounds[k + 1]]
-        correction[k] = _jackknife(csr, rows, sums[k], total, lib[rows])
-    return names.astype(object), b, correction
+    return b
 
 
-def _jackknife(csr: sparse.csr_matrix, rows: np.ndarray, sums: np.ndarray, total: float, lib: np.ndarray) -> float:
-    """``C_p`` of one group (cells ``rows``) from the per-gene sums of ``d_ig = v_ig - b_g`` and of ``d_ig^2``.
+@dataclass(frozen=True)
+class GroupNoise:
+    """The jackknife ``C_p`` of one group, summed from its cells in any number of parts.
 
-    Centring on the group's profile ``b_g`` keeps the spread free of cancellation. Where a cell has no count of
-    gene ``g``, ``d_ig = log1p(e_i q_g)`` with ``e_i = L_i / (S - L_i)`` and ``q_g = c P_g / (1 + c P_g)``
-    (``c = 5e4 / S``), so those terms are summed over cells by the power series of ``log1p`` and ``log1p^2`` in
-    ``e_i q_g`` (the moments of ``e`` once per group, not a log per cell and gene); the cells' nonzero entries are
-    then corrected one by one. A group where some cell holds a large share of the counts is summed directly.
+    ``C_p`` comes from the per-gene sums of ``d_ig = v_ig - b_g`` and of ``d_ig^2`` (centring on the group's
+    profile ``b_g`` keeps the spread free of cancellation). Where a cell has no count of gene ``g``,
+    ``d_ig = log1p(e_i q_g)`` with ``e_i = L_i / (S - L_i)`` and ``q_g = c P_g / (1 + c P_g)`` (``c = 5e4 / S``),
+    so those terms are summed over cells by the power series of ``log1p`` and ``log1p^2`` in ``e_i q_g`` (the
+    moments of ``e`` once per group, not a log per cell and gene) in :meth:`correction`; :meth:`entry_sums`
+    corrects the cells' nonzero entries one by one. A group where some cell holds a large share of the counts is
+    summed directly (``direct``), cell by cell and gene by gene.
+
+    Built by :meth:`of` from the group's per-gene sums ``P`` and its cells' totals ``L`` (in cell order).
     """
-    n = rows.size
-    if n < 2:
-        return 0.0
-    rest = total - lib
-    base = np.log1p(sums * TARGET / total)
-    if np.any(rest <= 0) or np.max(lib / rest) > SERIES_LIMIT:
-        first, second = _direct_sums(csr[rows], sums, rest, base)
-    else:
-        first, second = _series_sums(csr, rows, sums, rest, base, lib / rest, TARGET / total)
-    spread = second - first * first / n
-    return max(0.0, (n - 1) / n * float(spread.sum()))
+
+    sums: np.ndarray
+    total: float
+    lib: np.ndarray
+    base: np.ndarray
+    direct: bool
+
+    @classmethod
+    def of(cls, sums: np.ndarray, lib: np.ndarray) -> GroupNoise:
+        total = float(sums.sum())
+        if lib.size < 2:
+            return cls(sums, total, lib, np.zeros_like(sums), False)
+        rest = total - lib
+        direct = bool(np.any(rest <= 0) or np.max(lib / rest) > SERIES_LIMIT)
+        return cls(sums, total, lib, np.log1p(sums * TARGET / total), direct)
+
+    @property
+    def n(self) -> int:
+        return self.lib.size
+
+    def entry_sums(self, csr: sparse.csr_matrix, rows: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """This part's per-gene sums: rows ``rows`` of ``csr`` are the group's cells ``cells`` (positions in the
+        order of :meth:`of`'s totals). Zeros for a group of fewer than 2 cells."""
+        genes = self.sums.size
+        if self.n < 2 or rows.size == 0:
+            return np.zeros(genes), np.zeros(genes)
+        lib = self.lib[cells]
+        rest = self.total - lib
+        if self.direct:
+            return _direct_sums(csr[rows], self.sums, rest, self.base)
+        parts = np.zeros((2 * threads(), genes))
+        eps = lib / rest
+        _correct_nonzero(csr.indptr, csr.indices, csr.data, rows, self.sums, rest, self.base, eps, self._q(), parts)
+        half = parts.shape[0] // 2
+        return parts[:half].sum(axis=0), parts[half:].sum(axis=0)
+
+    def correction(self, first: np.ndarray, second: np.ndarray) -> float:
+        """``C_p`` from the sums of :meth:`entry_sums` over all the group's cells."""
+        n = self.n
+        if n < 2:
+            return 0.0
+        if not self.direct:
+            eps = self.lib / (self.total - self.lib)
+            k = np.arange(1, SERIES_TERMS + 1)
+            moments = (eps[None, :] ** k[:, None]).sum(axis=1)  # (K,) sum_i e_i^k
+            harmonic = np.concatenate([[0.0], np.cumsum(1.0 / k[:-1])])  # H_{k-1}
+            sign = np.where(k % 2 == 1, 1.0, -1.0)
+            log_coef = sign / k * moments  # log1p(z) = sum (-1)^(k+1) z^k / k
+            square_coef = -sign * 2.0 * harmonic / k * moments  # log1p(z)^2 = sum 2 (-1)^k H_{k-1} z^k / k
+            q = self._q()
+            first = polyval(q, np.concatenate([[0.0], log_coef])) + first
+            second = polyval(q, np.concatenate([[0.0], square_coef])) + second
+        spread = second - first * first / n
+        return max(0.0, (n - 1) / n * float(spread.sum()))
+
+    def _q(self) -> np.ndarray:
+        scale = TARGET / self.total
+        return scale * self.sums / (1.0 + scale * self.sums)
 
 
 def _direct_sums(rows, sums, rest, base) -> tuple[np.ndarray, np.ndarray]:
@@ -85,21 +146,6 @@ def _direct_sums(rows, sums, rest, base) -> tuple[np.ndarray, np.ndarray]:
         first += d.sum(axis=0)
         second += (d * d).sum(axis=0)
     return first, second
-
-
-def _series_sums(csr, rows, sums, rest, base, eps, scale) -> tuple[np.ndarray, np.ndarray]:
-    q = scale * sums / (1.0 + scale * sums)
-    k = np.arange(1, SERIES_TERMS + 1)
-    moments = (eps[None, :] ** k[:, None]).sum(axis=1)  # (K,) sum_i e_i^k
-    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / k[:-1])])  # H_{k-1}
-    sign = np.where(k % 2 == 1, 1.0, -1.0)
-    log_coef = sign / k * moments  # log1p(z) = sum (-1)^(k+1) z^k / k
-    square_coef = -sign * 2.0 * harmonic / k * moments  # log1p(z)^2 = sum 2 (-1)^k H_{k-1} z^k / k
-    parts = np.zeros((2 * threads(), sums.size))
-    _correct_nonzero(csr.indptr, csr.indices, csr.data, rows, sums, rest, base, eps, q, parts)
-    half = parts.shape[0] // 2
-    first = polyval(q, np.concatenate([[0.0], log_coef])) + parts[:half].sum(axis=0)
-    return first, polyval(q, np.concatenate([[0.0], square_coef])) + parts[half:].sum(axis=0)
 
 
 @parallel_kernel
