@@ -192,9 +192,11 @@ def test_command_line_writes_cell_eval2_layout(tmp_path):
 
 def test_command_line_refuses_in_one_line(tmp_path):
     done = cli("evaluate", "--profile", "vcc2026", "--real", str(CASE / "real.h5ad"), "--pred",
-               str(CASE / "real.h5ad"), "--out", str(tmp_path), "--scheduler", "stream")  # fmt: skip
+               str(CASE / "real.h5ad"), "--out", str(tmp_path), "--scheduler", "dask")  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["error: --profile vcc2026 runs in this process; leave --scheduler out"]
+    assert done.stderr.strip().splitlines() == [
+        "error: --profile vcc2026 runs in this process or streamed (--scheduler stream), not on Dask"
+    ]
     done = cli("evaluate", "--real", str(CASE / "real.h5ad"), "--pred", str(CASE / "pred.h5ad"), "--out",
                str(tmp_path), "--anchor")  # fmt: skip
     assert done.returncode == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,9 @@ from vcc_core.evaluation.vcc2026 import (
 def run_vcc2026(args, progress) -> int:
     common = {"pert_col": args.pert_col, "control": args.control}
     out = Path(args.out)
+    if args.context_col and args.scheduler == "stream":
+        msg = "--context-col runs in memory; leave --scheduler out, or stream one context file at a time"
+        raise ValueError(msg)
     if args.context_col:
         if args.anchor or args.ceiling or args.lfc_nmae_ref:
             msg = "--anchor, --ceiling and --lfc-nmae-ref take one context; run them per context file"
@@ -29,6 +33,20 @@ def run_vcc2026(args, progress) -> int:
         evaluations = evaluate_contexts(args.real, args.pred, context_col=args.context_col, progress=progress, **common)
         means = write_contexts(evaluations, out).loc["mean over contexts"]
         progress(f"wrote {len(evaluations)} context folders and {out / 'context_agg.csv'}")
+    elif args.scheduler == "stream":
+        if args.anchor or args.ceiling or args.lfc_nmae_ref:
+            msg = "--anchor, --ceiling and --lfc-nmae-ref split the real cells in memory; leave --scheduler out"
+            raise ValueError(msg)
+        from vcc_core.commands.evaluate import batch_entries
+        from vcc_core.scale.stream2026 import evaluate_vcc2026_streamed
+
+        evaluation = evaluate_vcc2026_streamed(
+            args.real, args.pred, batch_entries=batch_entries(args), progress=progress, **common
+        )
+        paths = write_2026(evaluation, out)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+        progress(f"wrote {paths[0]} and {paths[1]}; peak memory of this process {peak:.2f} GiB")
+        means = aggregate_2026(evaluation).loc["mean"]
     else:
         real, pred = read_counts_pair(args.real, args.pred, **common)
         progress(f"checked real data ({real.n_obs:,} cells) and predictions ({pred.n_obs:,} cells): raw counts")

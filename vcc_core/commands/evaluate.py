@@ -41,7 +41,8 @@ def register(subparsers) -> None:
         choices=["inprocess", "stream", "dask"],
         default="inprocess",
         help="where pseudobulk and DE run: in this process with the files in memory, in this process reading the "
-        "files in chunks of rows (memory bounded by --memory-gb), or on Dask (default: %(default)s)",
+        "files in chunks of rows (memory bounded by --memory-gb; --profile vcc2026 too), or on Dask (--profile "
+        "vcc2026 not) (default: %(default)s)",
     )
     parser.add_argument(
         "--memory-gb",
@@ -104,8 +105,7 @@ def run(args) -> int:
     elif args.scheduler == "stream":
         from vcc_core.scale.stream import evaluate as evaluate_streamed
 
-        batch_entries = max(1, int(args.memory_gb * 2**30) // 4)  # 4 bytes per value
-        results, agg = evaluate_streamed(args.real, args.pred, batch_entries=batch_entries, **common)
+        results, agg = evaluate_streamed(args.real, args.pred, batch_entries=batch_entries(args), **common)
     else:
         results, agg = evaluate(args.real, args.pred, **common)
     paths = write_results(results, agg, args.out)
@@ -116,10 +116,15 @@ def run(args) -> int:
     return 0
 
 
+def batch_entries(args) -> int:
+    """The streamed DE's batch of values that ``--memory-gb`` allows (4 bytes per value)."""
+    return max(1, int(args.memory_gb * 2**30) // 4)
+
+
 def run_vcc2026(args, progress) -> int:
     from vcc_core.commands._vcc2026 import run_vcc2026 as run_profile
 
-    if args.scheduler != "inprocess":
-        msg = "--profile vcc2026 runs in this process; leave --scheduler out"
+    if args.scheduler == "dask":
+        msg = "--profile vcc2026 runs in this process or streamed (--scheduler stream), not on Dask"
         raise ValueError(msg)
     return run_profile(args, progress)

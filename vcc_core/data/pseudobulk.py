@@ -94,8 +94,14 @@ def group_sums(x, codes: np.ndarray, n_groups: int, *, transform=None, chunk_row
     return sums
 
 
-def add_sparse_rows(block: sparse.csr_matrix, codes: np.ndarray, sums: np.ndarray) -> None:
-    """``sums[code] += row`` for every CSR row with a code >= 0, in row order, in place (float64 ``sums``).
+def add_sparse_rows(
+    block: sparse.csr_matrix, codes: np.ndarray, sums: np.ndarray, *, divisors: np.ndarray | None = None
+) -> None:
+    """``sums[code] += row`` for every CSR row with a code >= 0, in row order, in place (float64 ``sums``);
+    with ``divisors``, ``row / divisors[r]`` (float64 division).
+
+    Each element is one sequential sum in row order, so it does not depend on how the rows are chunked or split
+    among threads: a group whose rows repeat another's in the same order gets exactly the same sums.
 
     The threads split the groups (consecutive codes holding about equal numbers of entries) when that shares the
     entries evenly, else the genes (each thread then reads every row: a chunk of rows sorted by group may hold
@@ -110,11 +116,13 @@ def add_sparse_rows(block: sparse.csr_matrix, codes: np.ndarray, sums: np.ndarra
     owner = np.minimum(before * n_parts // max(total, 1), n_parts - 1).astype(np.int64)
     load = np.bincount(owner, weights=weight, minlength=n_parts)
     by_group = n_parts > 1 and load.max() <= 1.25 * load.mean()
-    _add_sparse_rows(block.indptr, block.indices, block.data, codes, sums, owner, n_parts, by_group)
+    scaled = divisors is not None
+    divisors = np.ascontiguousarray(divisors if scaled else np.ones(1), dtype=np.float64)
+    _add_sparse_rows(block.indptr, block.indices, block.data, codes, sums, owner, n_parts, by_group, divisors, scaled)
 
 
 @parallel_kernel
-def _add_sparse_rows(indptr, indices, data, codes, sums, owner, n_parts, by_group):
+def _add_sparse_rows(indptr, indices, data, codes, sums, owner, n_parts, by_group, divisors, scaled):
     """``sums[code, gene] += value`` over CSR rows in order (a sequential float64 sum, however the rows are
     chunked). Thread ``part`` adds the rows of the groups with ``owner[code] == part`` (``by_group``), or every
     row's genes of its own range: no two threads write to one element of ``sums``."""
@@ -125,10 +133,11 @@ def _add_sparse_rows(indptr, indices, data, codes, sums, owner, n_parts, by_grou
             code = codes[r]
             if code < 0 or (by_group and owner[code] != part):
                 continue
+            divisor = divisors[r] if scaled else 1.0
             for e in range(indptr[r], indptr[r + 1]):
                 gene = indices[e]
                 if g0 <= gene < g1:
-                    sums[code, gene] += data[e]
+                    sums[code, gene] += data[e] / divisor
 
 
 def pseudobulk(

@@ -22,8 +22,9 @@ import numba
 import numpy as np
 from scipy import sparse
 
-from vcc_core.compiled import parallel_kernel, threads
+from vcc_core.compiled import parallel_kernel
 from vcc_core.data.normalize import as_csr, divide_rows
+from vcc_core.data.pseudobulk import add_sparse_rows
 from vcc_core.de.wilcoxon import benjamini_hochberg, mwu_pvalues, rank_test
 from vcc_core.keys import CONTROL
 
@@ -101,21 +102,34 @@ def gated_de(
     if sizes[0] == 0:
         msg = f"no control cells ({control!r}): the VCC 2026 DE gate is the control cells' mean CPM"
         raise ValueError(msg)
-    parts = np.zeros((threads(), perts.size + 1, counts.shape[1]))
-    _cpm_sums(counts.indptr, counts.indices, counts.data, codes, scales, parts)
-    means = parts.sum(axis=0) / np.maximum(sizes, 1)[:, None]
-    genes = np.flatnonzero(means[0] > GATE_CPM)
+    means = cpm_group_sums(counts, codes, scales, perts.size + 1) / np.maximum(sizes, 1)[:, None]
     # Every gene is ranked (the ungated ones hold few entries) rather than the gated columns copied out.
     ranked = sparse.csr_matrix((rank_codes(counts, scales), counts.indices, counts.indptr), shape=counts.shape)
     names, _, sizes, stat, tie = rank_test(ranked, labels, control=control, device=device, progress=progress)
     if list(names) != list(perts):
         msg = "the DE's perturbations are not in sorted order"
         raise RuntimeError(msg)
+    return gated_result(perts, means, sizes, stat, tie)
+
+
+def cpm_group_sums(counts: sparse.csr_matrix, codes: np.ndarray, scales: np.ndarray, n_groups: int) -> np.ndarray:
+    """``(n_groups, genes)`` float64 sums of the CPM values of the cells with each code (-1: left out), each a
+    sequential sum in row order (:func:`~vcc_core.data.pseudobulk.add_sparse_rows`): a group whose cells repeat
+    another's in the same order has exactly its means, and a fold change of exactly 0."""
+    sums = np.zeros((n_groups, counts.shape[1]))
+    add_sparse_rows(counts, codes, sums, divisors=scales)
+    return sums
+
+
+def gated_result(perts, means: np.ndarray, sizes: np.ndarray, stat: np.ndarray, tie: np.ndarray) -> GatedDE:
+    """The :class:`GatedDE` of the rank sums ``stat``/``tie`` ``(P, genes)`` of every gene; ``means``
+    ``(1 + P, genes)`` the mean CPMs and ``sizes`` the cells of control (first) and of each perturbation."""
+    genes = np.flatnonzero(means[0] > GATE_CPM)
     pvalue = mwu_pvalues(stat[:, genes], tie[:, genes], n1=sizes[1:], n2=int(sizes[0]))
     kept = means[:, genes]
     with np.errstate(divide="ignore"):
         lfc = np.log2((kept[1:] + EPSILON) / (kept[0] + EPSILON))
-    return GatedDE(perts, genes, pvalue, benjamini_hochberg(pvalue), lfc)
+    return GatedDE(np.asarray(perts, dtype=object), genes, pvalue, benjamini_hochberg(pvalue), lfc)
 
 
 def rank_codes(counts: sparse.csr_matrix, scales: np.ndarray) -> np.ndarray:
@@ -189,19 +203,6 @@ def _searched(counts: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     cells = np.empty(int(searched.sum()), dtype=np.int64)
     _cells_of(counts.indptr, searched, cells)
     return searched, cells
-
-
-@parallel_kernel
-def _cpm_sums(indptr, indices, data, codes, scales, out):
-    """``out[group, gene] += x / scale`` over the labelled cells, each thread into its own slice of ``out``
-    (``(threads, groups, genes)``, summed by the caller)."""
-    n_threads = out.shape[0]
-    chunk = (indptr.size - 1 + n_threads - 1) // n_threads
-    for t in numba.prange(n_threads):
-        for i in range(t * chunk, min(indptr.size - 1, (t + 1) * chunk)):
-            if codes[i] >= 0:
-                for e in range(indptr[i], indptr[i + 1]):
-                    out[t, codes[i], indices[e]] += data[e] / scales[i]
 
 
 @numba.njit(cache=True)

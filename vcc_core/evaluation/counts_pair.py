@@ -46,6 +46,13 @@ def read_counts_file(path: str | Path) -> ad.AnnData:
     """``X``, ``obs`` and ``var`` of an ``.h5ad`` file: its labels and genes through anndata (with
     :func:`~vcc_core.data.io.read_h5ad`'s messages for a missing or broken file), its matrix straight from its place
     in the file (:func:`~vcc_core.data.row_reader.read_rows`: over twice as fast as anndata's reader)."""
+    layout = read_layout(path)
+    layout.X = read_rows(str(path), slice(0, layout.n_obs), None)
+    return layout
+
+
+def read_layout(path: str | Path) -> ad.AnnData:
+    """``obs`` and ``var`` of an ``.h5ad`` file, without ``X`` (messages of :func:`~vcc_core.data.io.read_h5ad`)."""
     backed = read_h5ad(path, backed=True)
     try:
         obs, var = backed.obs.copy(), backed.var.copy()
@@ -53,8 +60,7 @@ def read_counts_file(path: str | Path) -> ad.AnnData:
         backed.file.close()
     if not obs.index.is_unique:
         obs.index = pd.RangeIndex(len(obs)).astype(str)  # cell names play no part
-    x = read_rows(str(path), slice(0, len(obs)), None)
-    return ad.AnnData(X=x, obs=obs, var=var)
+    return ad.AnnData(obs=obs, var=var)
 
 
 def check_counts_pair(
@@ -69,11 +75,17 @@ def check_counts_pair(
 
     ``fractional_pred``: the prediction may hold fractional counts (the generic baseline's scaled cells).
     """
+    check_pair_layout(real, pred, pert_col=pert_col, control=control)
+    for side, adata in (("real data", real), ("predictions", pred)):
+        check_counts(adata.X, side=side, fractional=fractional_pred and side == "predictions")
+
+
+def check_pair_layout(real: ad.AnnData, pred: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL) -> None:
+    """The contract's rules on labels and genes (``X`` is not read): raise ``ValueError`` on the first broken."""
     for side, adata in (("real data", real), ("predictions", pred)):
         if pert_col not in adata.obs.columns:
             msg = f"{side}: obs has no column {pert_col!r}; columns: {', '.join(map(str, adata.obs.columns))}"
             raise ValueError(msg)
-        check_counts(adata.X, side=side, fractional=fractional_pred and side == "predictions")
     _check_genes(real, pred)
     real_labels = set(real.obs[pert_col].astype(str))
     pred_labels = set(pred.obs[pert_col].astype(str))
@@ -99,24 +111,28 @@ def check_counts(x, *, side: str, fractional: bool = False) -> None:
     """Raw counts: finite, >= 0, integers (within 1e-6) unless ``fractional``, at most 1e6 per cell."""
     whole = sparse.issparse(x) and x.format == "csr"  # in memory: one pass (chunks of it would be copied)
     for rows, block in [(slice(0, x.shape[0]), x)] if whole else iter_row_chunks(x, chunk_rows=50_000):
-        csr = as_csr(block)
-        bad, fraction, lowest, cell, total = _scan(csr.indptr, csr.data)
-        if bad:
-            msg = f"{side}: X holds NaN or infinite values; expected raw counts"
-            raise ValueError(msg)
-        if fraction > INTEGER_TOLERANCE and not fractional:
-            value = csr.data[np.abs(csr.data - np.round(csr.data)) > INTEGER_TOLERANCE][0]
-            msg = (
-                f"{side}: X holds fractional values (e.g. {value:.6g}); the VCC 2026 metrics take raw "
-                "integer counts, not normalised or log1p values"
-            )
-            raise ValueError(msg)
-        if lowest < 0:
-            msg = f"{side}: X holds negative values (min {lowest:.6g}); expected raw counts"
-            raise ValueError(msg)
-        if total > MAX_CELL_TOTAL:
-            msg = f"{side}: cell {rows.start + cell} holds {total:,.0f} counts, above the limit of 1,000,000 per cell"
-            raise ValueError(msg)
+        check_count_block(as_csr(block), side=side, fractional=fractional, first_row=rows.start)
+
+
+def check_count_block(csr: sparse.csr_matrix, *, side: str, fractional: bool = False, first_row: int = 0) -> None:
+    """:func:`check_counts` of one block of rows, the first being cell ``first_row`` of its side."""
+    bad, fraction, lowest, cell, total = _scan(csr.indptr, csr.data)
+    if bad:
+        msg = f"{side}: X holds NaN or infinite values; expected raw counts"
+        raise ValueError(msg)
+    if fraction > INTEGER_TOLERANCE and not fractional:
+        value = csr.data[np.abs(csr.data - np.round(csr.data)) > INTEGER_TOLERANCE][0]
+        msg = (
+            f"{side}: X holds fractional values (e.g. {value:.6g}); the VCC 2026 metrics take raw "
+            "integer counts, not normalised or log1p values"
+        )
+        raise ValueError(msg)
+    if lowest < 0:
+        msg = f"{side}: X holds negative values (min {lowest:.6g}); expected raw counts"
+        raise ValueError(msg)
+    if total > MAX_CELL_TOTAL:
+        msg = f"{side}: cell {first_row + cell} holds {total:,.0f} counts, above the limit of 1,000,000 per cell"
+        raise ValueError(msg)
 
 
 @parallel_kernel
