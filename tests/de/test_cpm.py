@@ -10,7 +10,7 @@ from scipy import sparse
 from scipy.stats import false_discovery_control, mannwhitneyu
 
 from vcc_core.de import sort as rank_sort
-from vcc_core.de.cpm import cell_scales, cpm, gated_de, rank_codes
+from vcc_core.de.cpm import CpmNumbers, cell_scales, cpm, gated_de, outside_values, rank_codes
 from vcc_core.de.wilcoxon import mwu_pvalues
 
 CONTROL = "non-targeting"
@@ -113,3 +113,27 @@ def test_a_stored_zero_ranks_as_a_zero():
     ours, theirs = gated_de(stored, labels), gated_de(dropped, labels)
     np.testing.assert_array_equal(ours.pvalue, theirs.pvalue)
     np.testing.assert_array_equal(ours.lfc, theirs.lfc)
+
+
+def test_codes_of_a_window_of_genes_equal_the_whole_matrix_codes():
+    x, _ = data(4)
+    x[2, 3:9] = 700  # above the table, inside and outside the window
+    x[5, 1] = 0.5  # fractional
+    counts = sparse.csr_matrix(x)
+    scales = cell_scales(counts)
+    numbers = CpmNumbers.of(scales, outside_values(counts, scales))
+    whole = numbers.codes(counts, scales, np.uint32)
+    window = (counts.indices >= 4) & (counts.indices < 11)
+    part = numbers.codes(counts, scales, np.uint32, genes=(4, 11), sorted_rows=True)
+    np.testing.assert_array_equal(part[window], whole[window])
+    flipped = counts.copy()  # each row's entries in decreasing gene order: read whole, not bisected
+    for i in range(flipped.shape[0]):
+        lo, hi = flipped.indptr[i], flipped.indptr[i + 1]
+        flipped.indices[lo:hi], flipped.data[lo:hi] = flipped.indices[lo:hi][::-1], flipped.data[lo:hi][::-1]
+    part = numbers.codes(flipped, scales, np.uint32, genes=(4, 11), sorted_rows=False)
+    flipped_whole = numbers.codes(flipped, scales, np.uint32)
+    inside = (flipped.indices >= 4) & (flipped.indices < 11)
+    np.testing.assert_array_equal(part[inside], flipped_whole[inside])
+    assert sorted(flipped_whole) == sorted(whole)
+    with pytest.raises(ValueError, match="scale was not numbered"):
+        numbers.codes(counts, scales * 1.5, np.uint32)

@@ -155,30 +155,50 @@ class CpmNumbers:
     float32 cannot hold every float64 value, and sorting all of them to number the distinct ones would be the slow
     part of the test. But an entry's value depends only on its cell's scale and its count: the values of whole
     counts up to :data:`TABLE_COUNTS` are tabulated once per distinct scale (``log1p(k / s)``: the same numpy
-    operations as on the entries, so the same float64 results) and numbered, and each entry reads its number;
-    other entries (larger or fractional counts, :func:`outside_values`) are numbered by search. Cells of two files
-    numbered by one :class:`CpmNumbers` (built from both) rank against each other.
+    operations as on the entries, so the same float64 results) and numbered once (``table``), and each entry reads
+    its number; other entries (larger or fractional counts, :func:`outside_values`) are numbered by search. Cells of
+    two files numbered by one :class:`CpmNumbers` (built from both) rank against each other.
+
+    Attributes: ``distinct`` the values; ``scales`` the distinct cell scales; ``table`` ``(scales, TABLE_COUNTS + 1)``
+    uint32 the number of count ``k`` in a cell of each scale (column 0: a stored zero, number 0).
     """
 
     distinct: np.ndarray
+    scales: np.ndarray
+    table: np.ndarray
 
     @classmethod
     def of(cls, scales: np.ndarray, outside: np.ndarray) -> CpmNumbers:
         """From the cells' scales (:func:`cell_scales`) and the values :func:`outside_values` found."""
-        table = _table(np.unique(scales))
-        return cls(np.unique(np.concatenate([table[:, 1:].ravel(), outside])))
+        distinct_scales = np.unique(scales)
+        values = _table(distinct_scales)[:, 1:]
+        distinct, inverse = np.unique(np.concatenate([values.ravel(), outside]), return_inverse=True)
+        table = np.zeros((distinct_scales.size, TABLE_COUNTS + 1), dtype=np.uint32)
+        table[:, 1:] = (inverse[: values.size] + 1).reshape(values.shape)
+        return cls(distinct, distinct_scales, table)
 
-    def codes(self, counts: sparse.csr_matrix, scales: np.ndarray, dtype) -> np.ndarray:
-        """``(nnz,)`` the entries' numbers (cells of ``counts`` scaled by ``scales``) in ``dtype``, written once,
-        in place: no temporaries of the matrix's size."""
-        distinct_scales, which = np.unique(scales, return_inverse=True)
-        numbers = (np.searchsorted(self.distinct, _table(distinct_scales)) + 1).astype(dtype)
-        numbers[:, 0] = 0  # an explicitly stored zero
-        searched, cells = _searched(counts)
+    def codes(self, counts: sparse.csr_matrix, scales: np.ndarray, dtype, genes=None, sorted_rows=False) -> np.ndarray:
+        """``(nnz,)`` the entries' numbers (cells of ``counts`` scaled by ``scales``, each one of :attr:`scales`)
+        in ``dtype``, written once, in place: no temporaries of the matrix's size.
+
+        ``genes = (g0, g1)``: only the entries of those genes are numbered, the others left unwritten; in
+        ``sorted_rows`` (each row's genes increasing) only those entries are read.
+        """
+        which = np.searchsorted(self.scales, scales)
+        if not np.array_equal(self.scales[np.minimum(which, self.scales.size - 1)], scales):
+            msg = "cells whose CPM scale was not numbered"
+            raise ValueError(msg)
+        g0, g1 = genes if genes is not None else (0, counts.shape[1])
         codes = np.empty(counts.nnz, dtype=dtype)
-        _table_values(counts.indptr, counts.data, numbers, which.astype(np.int64), searched, codes)
-        outside = np.log1p(counts.data[searched].astype(np.float64) / scales[cells])
-        codes[searched] = np.searchsorted(self.distinct, outside) + 1
+        outside = np.zeros(counts.shape[0], dtype=np.int64)
+        _table_codes(counts.indptr, counts.indices, counts.data, self.table, which, g0, g1, sorted_rows, codes, outside)
+        rows = np.flatnonzero(outside)
+        if rows.size:
+            places = np.empty(int(outside.sum()), dtype=np.int64)
+            _outside_places(counts.indptr, counts.indices, counts.data, rows, g0, g1, sorted_rows, places)
+            cells = np.repeat(rows, outside[rows])
+            values = np.log1p(counts.data[places].astype(np.float64) / scales[cells])
+            codes[places] = np.searchsorted(self.distinct, values) + 1
         return codes
 
     def values(self, counts: sparse.csr_matrix, scales: np.ndarray) -> np.ndarray:
@@ -216,11 +236,22 @@ def _cells_of(indptr, searched, out):
                 at += 1
 
 
+@numba.njit(inline="always")
+def _tabulated(value) -> bool:
+    return value <= TABLE_COUNTS and value == np.floor(value)
+
+
+@numba.njit(inline="always")
+def _window(indices, lo, hi, g0, sorted_rows) -> int:
+    """First entry of a row ``indices[lo:hi]`` to read for genes from ``g0``."""
+    return lo + np.searchsorted(indices[lo:hi], g0) if sorted_rows else lo
+
+
 @parallel_kernel
 def _outside_table(data, out):
     """``out[e]``: the count is not a whole number up to :data:`TABLE_COUNTS`."""
     for e in numba.prange(data.size):
-        out[e] = not (data[e] <= TABLE_COUNTS and data[e] == np.floor(data[e]))
+        out[e] = not _tabulated(data[e])
 
 
 @parallel_kernel
@@ -231,3 +262,34 @@ def _table_values(indptr, data, table, which, searched, out):
         for e in range(indptr[i], indptr[i + 1]):
             if not searched[e]:
                 out[e] = table[row, int(data[e])]
+
+
+@parallel_kernel
+def _table_codes(indptr, indices, data, table, which, g0, g1, sorted_rows, out, outside):
+    """``out[e] = table[which[cell of e], count of e]`` for the entries of genes ``g0:g1``; ``outside[i]``: row
+    ``i``'s entries of those genes not in the table (left for :func:`_outside_places`)."""
+    for i in numba.prange(indptr.size - 1):
+        row = which[i]
+        for e in range(_window(indices, indptr[i], indptr[i + 1], g0, sorted_rows), indptr[i + 1]):
+            gene = indices[e]
+            if gene >= g1 and sorted_rows:
+                break
+            if g0 <= gene < g1:
+                if _tabulated(data[e]):
+                    out[e] = table[row, int(data[e])]
+                else:
+                    outside[i] += 1
+
+
+@numba.njit(cache=True)
+def _outside_places(indptr, indices, data, rows, g0, g1, sorted_rows, out):
+    """The places of the entries of genes ``g0:g1`` of rows ``rows`` outside the table, in entry order."""
+    at = 0
+    for i in rows:
+        for e in range(_window(indices, indptr[i], indptr[i + 1], g0, sorted_rows), indptr[i + 1]):
+            gene = indices[e]
+            if gene >= g1 and sorted_rows:
+                break
+            if g0 <= gene < g1 and not _tabulated(data[e]):
+                out[at] = e
+                at += 1

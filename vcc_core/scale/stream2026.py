@@ -174,10 +174,11 @@ def _rank_pass(files, readers, entries, numbers, noises, batch_entries, buffer, 
                 block = as_csr(reader.read(rows))
                 if b == 0:
                     _add_noise(block, f.codes[rows], within[s][rows], noises[s], noise_sums[s])
-                codes = numbers.codes(block, f.scales(rows), np.uint32)
+                sorted_rows = bool(f.sorted_rows[i])
+                codes = numbers.codes(block, f.scales(rows), np.uint32, genes=(g0, g1), sorted_rows=sorted_rows)
                 refused = rank_kernel.fill(
                     block.indptr, block.indices, codes, False, 0, f.de_codes[rows],
-                    sorted_rows=bool(f.sorted_rows[i]), genes=(g0, g1), per_gene=per_gene[g0:g1],
+                    sorted_rows=sorted_rows, genes=(g0, g1), per_gene=per_gene[g0:g1],
                     slots=slots, ends=ends, values=values,
                 )  # fmt: skip
                 if refused:
