@@ -2,14 +2,15 @@
 processes on the same files in one run, and check that they agree.
 
     .venv/bin/python bench/bench_vcc2026.py [--genes 18080 --perts 50 --cells 100 --controls 5000]
-        [--no-reference] [--reference /work/refenv2/bin/cell-eval2] [--workdir DIR]
+        [--no-reference] [--reference /work/refenv2/bin/cell-eval2] [--workdir DIR] [--stream]
 
 The files are those of ``bench/bench_evaluate.py`` (a simulated screen, raw counts, and a prediction of resampled
 real cells), built once per shape in ``--workdir``. Each command runs as a user would start it, imports and
 file reading included; cell-eval2 0.20.0 (CPU, pdex 0.3.0; every core, its default) lives in its own environment.
 Reported: the wall time of each process and its peak resident memory (``os.wait4``), their ratio, and the
 largest relative difference per metric. The first run after an install also compiles our kernels (cached after):
-``--warm`` runs ours once before timing.
+``--warm`` runs ours once before timing. ``--stream`` also times ``--scheduler stream`` (bounded memory, 1 GiB of
+DE values) and compares it with the in-process run.
 """
 
 from __future__ import annotations
@@ -80,14 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", default="/work/refenv2/bin/cell-eval2", help="the cell-eval2 command")
     parser.add_argument("--no-reference", action="store_true", help="time ours only")
     parser.add_argument("--warm", action="store_true", help="run ours once first (compiles and caches the kernels)")
+    parser.add_argument("--stream", action="store_true", help="time --scheduler stream too")
     args = parser.parse_args(argv)
     real, pred = build_files(args.workdir, genes=args.genes, perts=args.perts, cells=args.cells, controls=args.controls)
     outs = {"ours": args.workdir / "vcc2026_ours", "cell-eval2": args.workdir / "vcc2026_cell_eval2"}
+    outs["stream"] = args.workdir / "vcc2026_stream"
     ours = [sys.executable, "-m", "vcc_core", "evaluate", "--profile", "vcc2026"]
     ours += ["--real", str(real), "--pred", str(pred), "--out", str(outs["ours"])]
     if args.warm:
         timed(ours)
     reports = {"ours": timed(ours)}
+    if args.stream:
+        streamed = [*ours[:-1], str(outs["stream"]), "--scheduler", "stream", "--memory-gb", "1"]
+        reports["stream"] = timed(streamed)
     if not args.no_reference and Path(args.reference).exists():
         theirs = [args.reference, "run", "-ar", str(real), "-ap", str(pred), "-o", str(outs["cell-eval2"])]
         theirs += ["--preset", "vcc2026", "--pert-col", "target_gene"]
@@ -101,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     if "cell-eval2" in reports:
         print(f"speed-up (whole process): {reports['cell-eval2']['wall'] / reports['ours']['wall']:.1f}x")
         print(compare(outs["ours"], outs["cell-eval2"]).to_string(index=False))
+    if "stream" in reports:
+        print(f"stream / in-process wall time: {reports['stream']['wall'] / reports['ours']['wall']:.2f}")
+        print(compare(outs["stream"], outs["ours"]).to_string(index=False))
     return 0
 
 
