@@ -256,7 +256,7 @@ def _scored(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dat
     real, pred = sides(_data, source)
     inputs = inputs_of(real, pred)
     cells = pd.Series(pred.profiles.n_cells, index=pred.profiles.perts.astype(str), name="cells")
-    return Scored(inputs, per_perturbation(inputs, profile="full"), cells)
+    return Scored(inputs, per_perturbation(inputs, profile="bulk"), cells)
 
 
 def scored(data: Dataset, source: PredictionSource) -> Scored:

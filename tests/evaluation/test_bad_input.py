@@ -558,7 +558,11 @@ def test_unicode_and_odd_names_work_in_the_library_and_the_cli(tiny, tmp_path, c
     real_odd, mapping = _odd_names(tiny)
     pred_odd, _ = _odd_names(pred)
     got, _ = evaluate(real_odd, pred_odd, control="контроль ✓", profile="full")
-    pd.testing.assert_frame_equal(got, want.rename(index=mapping).sort_index())
+    # Leiden's clusters depend on the order of its nodes, the sorted names (as in cell-eval): renaming moves them
+    order_bound = "clustering_agreement"
+    pd.testing.assert_frame_equal(
+        got.drop(columns=order_bound), want.rename(index=mapping).sort_index().drop(columns=order_bound)
+    )
 
     real_file, pred_file = write_h5ad(real_odd, tmp_path / "réel.h5ad"), write_h5ad(pred_odd, tmp_path / "préd.h5ad")
     argv = ["evaluate", "--real", str(real_file), "--pred", str(pred_file), "--out", str(tmp_path / "sortie")]

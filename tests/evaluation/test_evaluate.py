@@ -18,7 +18,6 @@ from vcc_core.evaluation.results import aggregate, to_long
 from vcc_core.metrics.de_metrics import significant
 
 DATA = FIXTURES / "metrics"
-NOT_HERE = ["pearson_edistance", "clustering_agreement"]
 RUNS = [
     ("synthetic", "full"),
     ("synthetic", "base_full"),
@@ -49,7 +48,7 @@ def test_evaluate_equals_cell_eval(case, run):
     results, agg = evaluate(real, pred, profile=profile)
     expected, null = read_cell_eval(DATA / case / "cell_eval" / run / "results.csv")
     expected_agg, _ = read_cell_eval(DATA / case / "cell_eval" / run / "agg_results.csv")
-    assert list(results.columns) == [c for c in expected.columns if c not in NOT_HERE]
+    assert list(results.columns) == list(expected.columns)  # pearson_edistance and clustering_agreement included
     assert list(results.index) == list(expected.index)
     for column in results.columns:
         np.testing.assert_array_equal(results[column].isna(), null[column], err_msg=f"null cells of {column}")
@@ -90,10 +89,12 @@ def test_profiles_path_equals_the_files_path():
     real = log1p_normalize(ad.read_h5ad(DATA / "papalexi" / "real.h5ad"))
     pred = log1p_normalize(ad.read_h5ad(DATA / "papalexi" / "pred.h5ad"))
     des = {"real_de": de_from_anndata(real), "pred_de": de_from_anndata(pred)}
-    results, _ = evaluate_profiles(pseudobulk(real), pseudobulk(pred), **des, profile="full", dtypes=(np.float32,) * 2)
-    reference, _ = evaluate(DATA / "papalexi" / "real.h5ad", DATA / "papalexi" / "pred.h5ad", profile="full")
+    results, _ = evaluate_profiles(pseudobulk(real), pseudobulk(pred), **des, profile="bulk", dtypes=(np.float32,) * 2)
+    reference, _ = evaluate(DATA / "papalexi" / "real.h5ad", DATA / "papalexi" / "pred.h5ad", profile="bulk")
     np.testing.assert_array_equal(results.astype(float), reference.astype(float))
-    in_float64, _ = evaluate_profiles(pseudobulk(real), pseudobulk(pred), **des, profile="full")
+    with pytest.raises(ValueError, match="'pearson_edistance' reads the cells of both sides"):
+        evaluate_profiles(pseudobulk(real), pseudobulk(pred), **des, profile="full")
+    in_float64, _ = evaluate_profiles(pseudobulk(real), pseudobulk(pred), **des, profile="bulk")
     np.testing.assert_allclose(in_float64.astype(float), reference.astype(float), rtol=1e-5)
     long = to_long(results)
     assert list(long.columns) == ["perturbation", "metric", "value"]

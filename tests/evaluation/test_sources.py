@@ -42,10 +42,10 @@ def test_a_file_of_cells_scores_as_evaluate_does(dataset, files):
     assert source.kind == "cells"
     perts = evaluated_perturbations(dataset, source)
     assert len(perts) == 2
-    ours = per_perturbation(source_inputs(dataset, source), profile="full")
+    ours = per_perturbation(source_inputs(dataset, source), profile="bulk")
     labels = dataset.adata.obs[dataset.pert_col].astype(str)
     real = dataset.adata[labels.isin([*perts, dataset.control]).to_numpy()].copy()  # what evaluate() is given
-    want, _ = evaluate(real, files / "two.h5ad", profile="full")
+    want, _ = evaluate(real, files / "two.h5ad", profile="bulk")
     np.testing.assert_array_equal(ours.loc[want.index, want.columns].to_numpy(), want.astype("float64").to_numpy())
 
 

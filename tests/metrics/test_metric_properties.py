@@ -21,9 +21,11 @@ def make_inputs(pred_rows=None, *, n_perts=10, n_genes=80, seed=0) -> MetricInpu
     fdr = np.where(np.abs(delta) > 0.3, rng.uniform(1e-6, 0.01, delta.shape), rng.uniform(0.2, 1.0, delta.shape))
     lfc = 3.0 * delta
     rows = np.arange(n_perts) if pred_rows is None else pred_rows
+    edistance = np.linalg.norm(delta, axis=1) ** 2  # the energy distance grows with the effect
     return MetricInputs(
-        perts, genes, control + delta, control + delta[rows], control, control, fdr, fdr[rows], lfc, lfc[rows]
-    )
+        perts, genes, control + delta, control + delta[rows], control, control, fdr, fdr[rows], lfc, lfc[rows],
+        real_edistance=edistance, pred_edistance=edistance[rows],
+    )  # fmt: skip
 
 
 def values(name: str, inputs: MetricInputs) -> np.ndarray:
@@ -70,7 +72,8 @@ def test_registry_entries_are_documented():
         assert info.best in ("zero", "one", "none")
         assert info.description
         assert info.func.__doc__, info.name
-    assert set(list_metrics(kind="de")) | set(list_metrics(kind="pair")) == set(REGISTRY)
+    assert set(list_metrics(kind="de")) | set(list_metrics(kind="pair")) | {"pearson_edistance"} == set(REGISTRY)
+    assert list_metrics(kind="cells") == ["pearson_edistance"]
     assert "discrimination_score_sign_cosine" in list_metrics(reference=False)
 
 

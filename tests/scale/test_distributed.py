@@ -146,8 +146,8 @@ def test_evaluate_equals_in_process(client, tmp_path):
     real, pred = METRIC_DATA / "real.h5ad", METRIC_DATA / "pred.h5ad"
     shuffled = ad.read_h5ad(pred)
     path = _write(shuffled[:, shuffled.var_names[::-1]].copy(), tmp_path / "pred_reversed_genes.h5ad")
-    results, agg = vd.evaluate(real, path, address=client.scheduler.address, profile="full", chunk_rows=97)
-    ref_results, ref_agg = evaluate(real, pred, profile="full")
+    results, agg = vd.evaluate(real, path, address=client.scheduler.address, profile="bulk", chunk_rows=97)
+    ref_results, ref_agg = evaluate(real, pred, profile="bulk")
     _frames_equal(results, ref_results)
     _frames_equal(agg, ref_agg)
 

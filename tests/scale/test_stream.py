@@ -39,14 +39,16 @@ def test_evaluate_equals_in_memory(tmp_path):
     reversed_genes = tmp_path / "pred_reversed_genes.h5ad"
     reordered[:, reordered.var_names[::-1]].copy().write_h5ad(reversed_genes)  # columns realigned chunk by chunk
     messages = []
-    results, agg = stream.evaluate(real, reversed_genes, profile="full", progress=messages.append, **SMALL)
-    ref_results, ref_agg = evaluate(real, pred, profile="full")
+    results, agg = stream.evaluate(real, reversed_genes, profile="bulk", progress=messages.append, **SMALL)
+    ref_results, ref_agg = evaluate(real, pred, profile="bulk")
     # DE means are float64 means rounded to float32 here, float32 sums there: only the fold changes can move.
     lfc = [c for c in ref_results.columns if "lfc" in c]
     _frames_equal(results.drop(columns=lfc), ref_results.drop(columns=lfc))
     _frames_equal(results[lfc], ref_results[lfc], rtol=1e-6)
     _frames_equal(agg.drop(columns=lfc), ref_agg.drop(columns=lfc))
     assert any("batch 2 of" in m for m in messages)
+    with pytest.raises(ValueError, match="pearson_edistance reads every cell at once, which --scheduler stream does not"):
+        stream.evaluate(real, pred, profile="full")
 
 
 def test_de_and_pseudobulk_equal_in_memory(tmp_path):

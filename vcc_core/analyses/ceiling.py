@@ -97,7 +97,7 @@ def floor_des(inputs: MetricInputs, control_mean: np.ndarray, floors: Sequence[f
 
 @cached("ceiling_seed", version="1")
 def seed_tables(
-    dataset: Dataset, *, seed: int, split: str = "test", profile: str = "full", floors: tuple = FLOORS
+    dataset: Dataset, *, seed: int, split: str = "test", profile: str = "bulk", floors: tuple = FLOORS
 ) -> dict[str, pd.DataFrame]:
     """One seed's split-half replicate of ``split``: ``metrics`` per perturbation, ``genes`` and ``floors`` tables.
 
@@ -190,7 +190,7 @@ def ceiling(
     *,
     seeds: int = 3,
     split: str = "test",
-    profile: str = "full",
+    profile: str = "bulk",
     floors: Sequence[float] = FLOORS,
     progress: Progress | None = None,
 ) -> Ceiling:

@@ -9,7 +9,7 @@ import time
 from vcc_core.commands._outputs import output_folder
 from vcc_core.keys import CONTROL, PERT_COL
 
-PROFILE_NAMES = ("vcc", "minimal", "pds", "de", "anndata", "full", "extra", "all", "vcc2026")
+PROFILE_NAMES = ("vcc", "minimal", "pds", "de", "anndata", "full", "bulk", "extra", "all", "vcc2026")
 """``vcc_core.metrics.PROFILES`` and vcc2026, written out: reading them would load every metric (and torch) even
 for a command that needs none of them (a test checks the two lists agree)."""
 

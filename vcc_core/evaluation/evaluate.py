@@ -19,12 +19,13 @@ import pandas as pd
 
 from vcc_core.data.io import load_dataset, load_predictions
 from vcc_core.data.normalize import log1p_normalize
-from vcc_core.data.pseudobulk import Profiles, pseudobulk
+from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
 from vcc_core.de.wilcoxon import DEResult, de_from_anndata
 from vcc_core.evaluation.loop import check_pds, compute_metrics, metric_inputs
 from vcc_core.evaluation.results import aggregate
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
+from vcc_core.metrics.cells import energy_distances
 from vcc_core.progress import Say, sayer
 
 
@@ -48,7 +49,8 @@ def evaluate(
     pert_col, control
         Perturbation column of ``obs`` and its control label.
     profile
-        ``"vcc"`` (DES, MAE, PDS), ``"full"`` (every cell-eval metric computed here), ``"extra"`` (our variants),
+        ``"vcc"`` (DES, MAE, PDS), ``"full"`` (every metric of cell-eval's),
+        ``"bulk"`` (``"full"`` but the two cell-level metrics), ``"extra"`` (our variants),
         ``"all"``, or cell-eval's ``"minimal"``, ``"de"``, ``"anndata"``, ``"pds"``.
     metrics
         Explicit metric names instead of a profile.
@@ -72,6 +74,7 @@ def evaluate(
     """
     names = metrics if metrics is not None else profile_metrics(profile)
     need_de = any(get_metric(n).kind == "de" for n in names)
+    need_cells = any(get_metric(n).kind == "cells" for n in names)
     say = sayer(progress)
     try:
         real_ad, real_space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
@@ -102,10 +105,29 @@ def evaluate(
         if need_de:
             say(f"Wilcoxon DE of {side} ({profiles.perts.size} perturbations x {adata.n_vars} genes)")
             de = de_from_anndata(adata, pert_col=pert_col, control=control, device=device)
-        sides[side] = (profiles, de, value_dtype(adata.X))
+        edistance = None
+        if need_cells:
+            say(f"energy distances of {side} ({profiles.perts.size} perturbations from their control cells)")
+            edistance = side_edistances(adata, profiles.perts, pert_col=pert_col, control=control)
+        sides[side] = (profiles, de, value_dtype(adata.X), edistance)
     say("metrics")
-    (real_p, real_de, real_dt), (pred_p, pred_de, pred_dt) = sides["real"], sides["pred"]
-    return evaluate_profiles(real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=(real_dt, pred_dt))
+    (real_p, real_de, real_dt, real_e), (pred_p, pred_de, pred_dt, pred_e) = sides["real"], sides["pred"]
+    return evaluate_profiles(
+        real_p,
+        pred_p,
+        real_de=real_de,
+        pred_de=pred_de,
+        metrics=names,
+        dtypes=(real_dt, pred_dt),
+        edistances=(real_e, pred_e) if need_cells else None,
+    )
+
+
+def side_edistances(adata: ad.AnnData, perts, *, pert_col: str, control: str) -> pd.Series:
+    """Each perturbation's energy distance from the control cells of ``adata`` (normalised), by name."""
+    codes, groups = group_codes(adata.obs[pert_col], control=control)
+    values = energy_distances(adata.X, codes, groups.size, control=0)
+    return pd.Series(values[1:], index=pd.Index(groups[1:].astype(str))).reindex([str(p) for p in perts])
 
 
 def evaluate_profiles(
@@ -117,6 +139,7 @@ def evaluate_profiles(
     profile: str = "vcc",
     metrics: list[str] | None = None,
     dtypes: tuple[np.dtype, np.dtype] = (np.dtype(np.float64), np.dtype(np.float64)),
+    edistances: tuple[pd.Series, pd.Series] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`evaluate` from pseudobulks (log1p space) and DE results computed beforehand.
 
@@ -124,7 +147,7 @@ def evaluate_profiles(
     ``dtypes``: see :func:`metric_inputs` (pass the data's float32 to reproduce cell-eval's rounding exactly).
     """
     names = metrics if metrics is not None else profile_metrics(profile)
-    inputs = metric_inputs(real, pred, real_de=real_de, pred_de=pred_de, dtypes=dtypes)
+    inputs = metric_inputs(real, pred, real_de=real_de, pred_de=pred_de, dtypes=dtypes, edistances=edistances)
     check_pds(names, inputs.perts.size)
     results = compute_metrics(inputs, names)
     return results, aggregate(results)

@@ -22,7 +22,7 @@ from vcc_core.metrics import VCC_METRICS
 from vcc_core.progress import Progress, reporter
 
 
-def compare(dataset: Dataset, models, *, profile: str = "full", progress: Progress | None = None) -> pd.DataFrame:
+def compare(dataset: Dataset, models, *, profile: str = "bulk", progress: Progress | None = None) -> pd.DataFrame:
     """Mean of every metric per model (rows: models), NaN-skipping as cell-eval's aggregate does."""
     report = reporter(progress)
     rows = {}
@@ -91,7 +91,7 @@ def clipping_note(per_metric: pd.DataFrame, *, metric: str = "mae") -> str:
 
 
 @cached("prediction_metrics", version="1")
-def prediction_metrics(dataset: Dataset, pred: ad.AnnData, *, profile: str = "full") -> pd.Series:
+def prediction_metrics(dataset: Dataset, pred: ad.AnnData, *, profile: str = "bulk") -> pd.Series:
     """Mean of every metric (NaN skipped, as :func:`compare`) of predicted cells on the test split.
 
     ``pred`` is cut to the test perturbations and controls (:func:`predicted_test_cells`); the real side is the
@@ -106,7 +106,7 @@ def prediction_metrics(dataset: Dataset, pred: ad.AnnData, *, profile: str = "fu
 
 
 def compare_available(
-    dataset: Dataset, models, *, profile: str = "full", progress: Progress | None = None
+    dataset: Dataset, models, *, profile: str = "bulk", progress: Progress | None = None
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """:func:`compare` of each model that can run on ``dataset``, and the error message of each one that cannot.
 
@@ -118,7 +118,7 @@ def compare_available(
 
 
 def compare_sources(
-    dataset: Dataset, sources, *, profile: str = "full", progress: Progress | None = None
+    dataset: Dataset, sources, *, profile: str = "bulk", progress: Progress | None = None
 ) -> tuple[pd.DataFrame, pd.Series, dict[str, str]]:
     """Mean of every metric per prediction source (rows: their names), the perturbations each is scored on, and
     the error message of each source that cannot be scored (a model that cannot run, a file that does not fit).

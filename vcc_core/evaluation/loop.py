@@ -24,11 +24,14 @@ def metric_inputs(
     real_de: DEResult | None = None,
     pred_de: DEResult | None = None,
     dtypes: tuple[np.dtype, np.dtype] = (np.dtype(np.float64), np.dtype(np.float64)),
+    edistances: tuple[pd.Series, pd.Series] | None = None,
 ) -> MetricInputs:
     """Align two sides on the real perturbations and genes.
 
     ``dtypes`` are the float types the means are held in, side by side: cell-eval's pseudobulk keeps the data's
     type, so float32 data gives float32 means and deltas, and matching it needs the same rounding.
+    ``edistances``: each side's energy distances from its control cells, indexed by perturbation (cell-level
+    metrics only).
 
     Raises
     ------
@@ -43,6 +46,9 @@ def metric_inputs(
             rows, cols = positions(result.perts, perts, f"{side} DE"), positions(result.genes, genes, f"{side} DE")
             de[f"{side}_fdr"] = result.fdr[np.ix_(rows, cols)]
             de[f"{side}_lfc"] = result.log2fc[np.ix_(rows, cols)]
+    if edistances is not None:
+        for side, values in zip(("real", "pred"), edistances, strict=True):
+            de[f"{side}_edistance"] = values.to_numpy()[positions(values.index, perts, f"{side} energy distances")]
     real_dt, pred_dt = dtypes
     return MetricInputs(
         perts=np.asarray(perts),
@@ -73,7 +79,7 @@ def compute_metrics(inputs: MetricInputs, names: list[str], *, sort: bool = True
     return frame.sort_index() if sort else frame
 
 
-def per_perturbation(inputs: MetricInputs, *, profile: str = "full") -> pd.DataFrame:
+def per_perturbation(inputs: MetricInputs, *, profile: str = "bulk") -> pd.DataFrame:
     """:func:`compute_metrics` of ``profile`` as float64 (no value = NaN), rows in the order of ``inputs``."""
     return compute_metrics(inputs, profile_metrics(profile), sort=False).astype("float64")
 
@@ -84,6 +90,17 @@ def check_pds(names: list[str], n_perts: int) -> None:
         msg = (
             f"PDS ranks perturbations against each other and needs at least 2 (got {n_perts}); "
             "add perturbations or leave out the discrimination_score metrics (e.g. profile 'de')"
+        )
+        raise ValueError(msg)
+
+
+def refuse_cell_metrics(names: list[str], scheduler: str) -> None:
+    """The cell-level metrics (``kind="cells"``) read every cell of a side at once: refused by ``scheduler``."""
+    asked = [n for n in names if get_metric(n).kind == "cells"]
+    if asked:
+        msg = (
+            f"{', '.join(asked)} reads every cell at once, which --scheduler {scheduler} does not; "
+            "leave --scheduler out, or use --profile bulk"
         )
         raise ValueError(msg)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vcc_core.metrics import REFERENCE_ONLY, best_value
+from vcc_core.metrics import best_value
 
 GENERALIST_METRICS = [
     "overlap_at_N",
@@ -74,7 +74,7 @@ def score_vcc2025(
         msg = f"statistic {statistic!r} not found; rows are {', '.join(map(str, u_frame.index))}"
         raise ValueError(msg)
     u, b = u_frame.loc[statistic], b_frame.loc[statistic]
-    best = {c: best_value(c) or REFERENCE_ONLY.get(c) for c in u.index}
+    best = {c: best_value(c) for c in u.index}
     zero = [c for c in u.index if best[c] == "zero"]
     one = [c for c in u.index if best[c] == "one"]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -120,7 +120,7 @@ def average_rank(table: pd.DataFrame, *, metrics: list[str] | None = None) -> pd
         raise ValueError(msg)
     ranks = {}
     for name in names:
-        best = best_value(name) or REFERENCE_ONLY.get(name)
+        best = best_value(name)
         if best not in ("zero", "one"):
             msg = f"metric {name!r} has no best value to rank by"
             raise ValueError(msg)

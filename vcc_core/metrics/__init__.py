@@ -14,7 +14,7 @@ _NAMES = {
     "ANNDATA_METRICS": "profiles",
     "MINIMAL_METRICS": "profiles",
     "PROFILES": "profiles",
-    "REFERENCE_ONLY": "profiles",
+    "CELL_LEVEL": "profiles",
     "VCC_METRICS": "profiles",
     "profile_metrics": "profiles",
     "REGISTRY": "registry",
@@ -42,9 +42,9 @@ def __getattr__(name: str):
 
 __all__ = [
     "ANNDATA_METRICS",
+    "CELL_LEVEL",
     "MINIMAL_METRICS",
     "PROFILES",
-    "REFERENCE_ONLY",
     "REGISTRY",
     "VCC_METRICS",
     "MetricInfo",

@@ -5,6 +5,7 @@ Registration order is the order of cell-eval's results columns within each kind 
 ``register`` call here.
 """
 
+from vcc_core.metrics.cells import clustering_agreement, pearson_edistance
 from vcc_core.metrics.de_metrics import (
     auc_score,
     direction_match,
@@ -143,4 +144,24 @@ register(
     best="zero",
     kind="pair",
     description="Mean absolute error between predicted and real deltas from control",
+)
+
+
+# --------------------------------------------------------------------------- cells
+
+register(
+    "pearson_edistance",
+    pearson_edistance,
+    needs=("real_edistance", "pred_edistance"),
+    best="one",
+    kind="cells",
+    description="Pearson correlation over perturbations of real and predicted energy distances from control",
+)
+register(
+    "clustering_agreement",
+    clustering_agreement,
+    needs=("perts", "real_means", "pred_means"),
+    best="one",
+    kind="pair",
+    description="Best adjusted mutual information of the Leiden clusters of real and predicted means",
 )

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 BestValue = Literal["zero", "one", "none"]
-Kind = Literal["pair", "de"]
+Kind = Literal["pair", "de", "cells"]
 
 
 def target_columns(perts, genes) -> np.ndarray:
@@ -51,6 +51,10 @@ class MetricInputs:
     pred_lfc: np.ndarray | None = None
     targets: np.ndarray | None = None
     """``(P,)`` target gene columns when they are not the genes named like the perturbations (-1: none)."""
+    real_edistance: np.ndarray | None = None
+    pred_edistance: np.ndarray | None = None
+    """``(P,)`` each perturbation's energy distance from its side's control cells
+    (:func:`~vcc_core.metrics.cells.energy_distances`): only where the cells were at hand."""
 
     def __post_init__(self) -> None:
         shape = (self.perts.size, self.genes.size)
@@ -99,6 +103,9 @@ class MetricInfo:
         """Column name -> ``(P,)`` masked float array (masked = no value) for ``inputs``."""
         if self.kind == "de" and not inputs.has_de:
             msg = f"metric {self.name!r} needs DE results for both sides; pass real_de and pred_de"
+            raise ValueError(msg)
+        if self.kind == "cells" and any(getattr(inputs, n) is None for n in self.needs):
+            msg = f"metric {self.name!r} reads the cells of both sides: evaluate the .h5ad files, not pseudobulks"
             raise ValueError(msg)
         named = {k: getattr(inputs, k) for k in self.keywords}
         out = self.func(*(getattr(inputs, n) for n in self.needs), **named, **self.kwargs)

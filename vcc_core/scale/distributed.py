@@ -58,6 +58,7 @@ from vcc_core.data.row_reader import read_rows
 from vcc_core.de import histogram as rh
 from vcc_core.de.wilcoxon import DEResult
 from vcc_core.evaluation.evaluate import evaluate_profiles
+from vcc_core.evaluation.loop import refuse_cell_metrics
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.progress import Say, sayer
@@ -276,6 +277,7 @@ def evaluate(
         Unreadable files, missing columns or control cells, different genes, or perturbations on one side only.
     """
     names = metrics if metrics is not None else profile_metrics(profile)
+    refuse_cell_metrics(names, "dask")
     need_de = any(get_metric(n).kind == "de" for n in names)
     say = sayer(progress)
     say("reading obs and var of the real and predicted files")

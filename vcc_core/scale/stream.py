@@ -35,6 +35,7 @@ from vcc_core.data.space import check_values
 from vcc_core.de import kernel as rank_kernel
 from vcc_core.de.wilcoxon import DEResult
 from vcc_core.evaluation.evaluate import evaluate_profiles
+from vcc_core.evaluation.loop import refuse_cell_metrics
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.progress import Say, sayer
@@ -235,6 +236,7 @@ def evaluate(
         As :func:`vcc_core.evaluation.evaluate.evaluate`.
     """
     names = metrics if metrics is not None else profile_metrics(profile)
+    refuse_cell_metrics(names, "stream")
     need_de = any(get_metric(n).kind == "de" for n in names)
     say = sayer(progress)
     say("reading obs and var of the real and predicted files")
