@@ -47,7 +47,9 @@ def test_evaluate_equals_in_memory(tmp_path):
     _frames_equal(results[lfc], ref_results[lfc], rtol=1e-6)
     _frames_equal(agg.drop(columns=lfc), ref_agg.drop(columns=lfc))
     assert any("batch 2 of" in m for m in messages)
-    with pytest.raises(ValueError, match="pearson_edistance reads every cell at once, which --scheduler stream does not"):
+    with pytest.raises(
+        ValueError, match="pearson_edistance reads every cell at once, which --scheduler stream does not"
+    ):
         stream.evaluate(real, pred, profile="full")
 
 

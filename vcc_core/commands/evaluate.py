@@ -20,7 +20,9 @@ def register(subparsers) -> None:
         help="per-perturbation metrics of a prediction (results.csv, agg_results.csv in cell-eval's layout)",
     )
     parser.add_argument("--real", required=True, help="real data .h5ad (counts or log1p)")
-    parser.add_argument("--pred", required=True, help="predicted cells .h5ad, same genes, with control cells")
+    parser.add_argument(
+        "--pred", help="predicted cells .h5ad, same genes, with control cells (optional with --ceiling: ceiling only)"
+    )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
         "--profile",
@@ -59,8 +61,16 @@ def register(subparsers) -> None:
         default=23,
         help="--scheduler dask: float32 mantissa bits kept when ranking values; 23 is exact (default: %(default)s)",
     )
+    parser.add_argument(
+        "--skip-metrics", help="comma-separated metrics of the profile to leave out (VCC 2025 profiles, as cell-eval)"
+    )
     parser.add_argument("--anchor", action="store_true", help="--profile vcc2026: also the replicate anchor")
-    parser.add_argument("--ceiling", action="store_true", help="--profile vcc2026: also the data ceiling")
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also the data ceiling of the real data: cell-eval's disjoint halves with Spearman-Brown "
+        "(ceiling_results.csv, agg_ceiling_results.csv), or cell-eval2's with --profile vcc2026",
+    )
     parser.add_argument("--ceiling-seed", type=int, default=0, help="seed of the ceiling's split (default: 0)")
     parser.add_argument(
         "--lfc-nmae-ref", action="store_true", help="--profile vcc2026: also the lfc_nmae reference (seed 0)"
@@ -68,12 +78,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-VCC2026_ONLY = {
-    "--context-col": "context_col",
-    "--anchor": "anchor",
-    "--ceiling": "ceiling",
-    "--lfc-nmae-ref": "lfc_nmae_ref",
-}
+VCC2026_ONLY = {"--context-col": "context_col", "--anchor": "anchor", "--lfc-nmae-ref": "lfc_nmae_ref"}
 
 
 def run(args) -> int:
@@ -86,16 +91,34 @@ def run(args) -> int:
     if args.address and args.scheduler != "dask":
         msg = "--address is the Dask scheduler of --scheduler dask; add --scheduler dask or leave --address out"
         raise ValueError(msg)
+    if args.pred is None and not args.ceiling:
+        msg = "--pred is required unless --ceiling is given (the data ceiling of the real data alone)"
+        raise ValueError(msg)
     if args.profile == "vcc2026":
+        if args.skip_metrics or args.pred is None:
+            msg = "--profile vcc2026 scores a prediction (--pred) on its whole metric set (no --skip-metrics)"
+            raise ValueError(msg)
         return run_vcc2026(args, progress)
     extras = [flag for flag, on in VCC2026_ONLY.items() if getattr(args, on)]
     if extras:
         msg = f"{', '.join(extras)} go(es) with --profile vcc2026"
         raise ValueError(msg)
+    if args.ceiling and args.scheduler != "inprocess":
+        msg = "--ceiling splits the real cells in memory; leave --scheduler out"
+        raise ValueError(msg)
     from vcc_core.evaluation.evaluate import evaluate
     from vcc_core.evaluation.results import write_results
 
-    common = {"pert_col": args.pert_col, "control": args.control, "profile": args.profile, "progress": progress}
+    common = {"pert_col": args.pert_col, "control": args.control, "progress": progress}
+    common["metrics"] = chosen_metrics(args.profile, args.skip_metrics)
+    if args.ceiling:
+        from vcc_core.evaluation.data_ceiling import data_ceiling
+
+        per_pert, ceiling = data_ceiling(args.real, seed=args.ceiling_seed, **common)
+        paths = write_results(per_pert, ceiling, args.out, basename="ceiling_results.csv")
+        progress(f"wrote {paths[0]} and {paths[1]} (seed {args.ceiling_seed})")
+        if args.pred is None:
+            return 0
     if args.scheduler == "dask":
         from vcc_core.scale.distributed import evaluate as evaluate_on_dask
 
@@ -114,6 +137,19 @@ def run(args) -> int:
     means = agg.loc["mean"].astype(float)
     print("\n".join(f"{name}\t{value:.6g}" for name, value in means.items()))
     return 0
+
+
+def chosen_metrics(profile: str, skip: str | None) -> list[str]:
+    """The metrics of ``profile`` less the comma-separated names ``skip``; an unknown name is refused."""
+    from vcc_core.metrics import REGISTRY, profile_metrics
+
+    names = profile_metrics(profile)
+    skipped = [s.strip() for s in (skip or "").split(",") if s.strip()]
+    unknown = [s for s in skipped if s not in REGISTRY]
+    if unknown:
+        msg = f"--skip-metrics: unknown metric(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}"
+        raise ValueError(msg)
+    return [n for n in names if n not in skipped]
 
 
 def batch_entries(args) -> int:

@@ -47,19 +47,23 @@ def to_long(results: pd.DataFrame) -> pd.DataFrame:
     return long.reset_index(drop=True)
 
 
-def write_results(results: pd.DataFrame, agg: pd.DataFrame, outdir: str | Path) -> tuple[Path, Path]:
-    """Write ``results.csv`` and ``agg_results.csv`` into ``outdir`` as cell-eval does (polars' CSV style).
+def write_results(
+    results: pd.DataFrame, agg: pd.DataFrame, outdir: str | Path, *, basename: str = "results.csv"
+) -> tuple[Path, Path]:
+    """Write ``results.csv`` and ``agg_results.csv`` (``basename`` and ``agg_`` + ``basename``) into ``outdir`` as
+    cell-eval does (polars' CSV style).
 
-    Floats are written in their shortest round-trip form, NaN as ``NaN`` and missing values as empty fields.
+    Floats are written in their shortest round-trip form, NaN as ``NaN`` and missing values as empty fields. An
+    ``agg`` whose index has no name (the data ceiling's one row) is written without its index.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    paths = (outdir / "results.csv", outdir / "agg_results.csv")
+    paths = (outdir / basename, outdir / f"agg_{basename}")
     for frame, path in zip((results, agg), paths, strict=True):
-        header = [frame.index.name, *map(str, frame.columns)]
-        lines = [",".join(header)]
+        keyed = frame.index.name is not None
+        lines = [",".join([frame.index.name] * keyed + list(map(str, frame.columns)))]
         for key, row in zip(frame.index, frame.itertuples(index=False), strict=True):
-            lines.append(",".join([_csv_field(str(key)), *(_csv_number(v) for v in row)]))
+            lines.append(",".join([_csv_field(str(key))] * keyed + [_csv_number(v) for v in row]))
         path.write_text("\n".join(lines) + "\n")
     return paths
 
