@@ -62,6 +62,13 @@ def register(subparsers) -> None:
         help="--scheduler dask: float32 mantissa bits kept when ranking values; 23 is exact (default: %(default)s)",
     )
     parser.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.0,
+        help="pseudocount of the DE fold changes, log2((t + e) / (r + e)) (VCC 2025 profiles, as cell-eval; "
+        "default: %(default)s)",
+    )
+    parser.add_argument(
         "--skip-metrics", help="comma-separated metrics of the profile to leave out (VCC 2025 profiles, as cell-eval)"
     )
     parser.add_argument("--anchor", action="store_true", help="--profile vcc2026: also the replicate anchor")
@@ -95,8 +102,8 @@ def run(args) -> int:
         msg = "--pred is required unless --ceiling is given (the data ceiling of the real data alone)"
         raise ValueError(msg)
     if args.profile == "vcc2026":
-        if args.skip_metrics or args.pred is None:
-            msg = "--profile vcc2026 scores a prediction (--pred) on its whole metric set (no --skip-metrics)"
+        if args.skip_metrics or args.epsilon or args.pred is None:
+            msg = "--profile vcc2026 scores a prediction (--pred) on its own terms (no --skip-metrics, --epsilon)"
             raise ValueError(msg)
         return run_vcc2026(args, progress)
     extras = [flag for flag, on in VCC2026_ONLY.items() if getattr(args, on)]
@@ -111,6 +118,7 @@ def run(args) -> int:
 
     common = {"pert_col": args.pert_col, "control": args.control, "progress": progress}
     common["metrics"] = chosen_metrics(args.profile, args.skip_metrics)
+    common["epsilon"] = args.epsilon
     if args.ceiling:
         from vcc_core.evaluation.data_ceiling import data_ceiling
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numba
@@ -115,6 +115,15 @@ class DEResult:
     def significant(self, *, alpha: float = 0.05) -> np.ndarray:
         """``(P, G)`` boolean mask of ``fdr < alpha`` (cell-eval's DE call)."""
         return self.fdr < alpha
+
+    def with_epsilon(self, epsilon: float) -> DEResult:
+        """The same test with fold changes of ``(target + epsilon) / (ref + epsilon)`` (pdex's ``epsilon``,
+        ``cell-eval run --epsilon``); the p-values do not depend on it."""
+        if epsilon < 0:
+            msg = f"epsilon must be 0 or more (a pseudocount of the fold changes), got {epsilon}"
+            raise ValueError(msg)
+        log2fc, change = fold_changes(self.target_mean, self.ref_mean, epsilon)
+        return replace(self, log2fc=log2fc, percent_change=change)
 
 
 def wilcoxon_de(
@@ -251,10 +260,11 @@ def benjamini_hochberg(pvalue: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def fold_changes(target: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``log2(target / ref)`` and ``(target - ref) / ref`` in float64 with 0/0 read as 0, as pdex (epsilon 0)."""
-    ref64 = ref.astype(np.float64)
-    log2fc = target.astype(np.float64)
+def fold_changes(target: np.ndarray, ref: np.ndarray, epsilon: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """``log2((target + e) / (ref + e))`` and ``(target - ref) / (ref + e)`` in float64 with 0/0 read as 0, as pdex
+    (cell-eval pins ``e = 0``; the difference is taken in the means' own type)."""
+    ref64 = ref.astype(np.float64) + epsilon
+    log2fc = target.astype(np.float64) + epsilon
     with np.errstate(divide="ignore", invalid="ignore"):
         change = np.subtract(target, ref).astype(np.float64, copy=False)  # the difference in the means' own type
         np.log2(np.divide(log2fc, ref64, out=log2fc), out=log2fc)

@@ -84,6 +84,7 @@ def data_ceiling(
     profile: str = "vcc",
     metrics: list[str] | None = None,
     seed: int = 0,
+    epsilon: float = 0.0,
     device=None,
     progress: Say | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -99,6 +100,13 @@ def data_ceiling(
     say(f"data ceiling: disjoint halves of the real cells (seed {seed})")
     first, second = disjoint_halves(adata, pert_col=pert_col, control=control, seed=seed)
     results, _ = evaluate(
-        first, second, pert_col=pert_col, control=control, profile=profile, metrics=metrics, device=device
+        first,
+        second,
+        pert_col=pert_col,
+        control=control,
+        profile=profile,
+        metrics=metrics,
+        epsilon=epsilon,
+        device=device,
     )
     return results, spearman_brown(results)

@@ -37,6 +37,7 @@ def evaluate(
     control: str = CONTROL,
     profile: str = "vcc",
     metrics: list[str] | None = None,
+    epsilon: float = 0.0,
     device=None,
     progress: Say | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -54,6 +55,8 @@ def evaluate(
         ``"all"``, or cell-eval's ``"minimal"``, ``"de"``, ``"anndata"``, ``"pds"``.
     metrics
         Explicit metric names instead of a profile.
+    epsilon
+        Pseudocount of the DE fold changes (``cell-eval run --epsilon``; 0 as cell-eval pins it).
     device
         Torch device for the DE (default :func:`vcc_core.device.get_device`).
     progress
@@ -120,6 +123,7 @@ def evaluate(
         metrics=names,
         dtypes=(real_dt, pred_dt),
         edistances=(real_e, pred_e) if need_cells else None,
+        epsilon=epsilon,
     )
 
 
@@ -140,6 +144,7 @@ def evaluate_profiles(
     metrics: list[str] | None = None,
     dtypes: tuple[np.dtype, np.dtype] = (np.dtype(np.float64), np.dtype(np.float64)),
     edistances: tuple[pd.Series, pd.Series] | None = None,
+    epsilon: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`evaluate` from pseudobulks (log1p space) and DE results computed beforehand.
 
@@ -147,6 +152,8 @@ def evaluate_profiles(
     ``dtypes``: see :func:`metric_inputs` (pass the data's float32 to reproduce cell-eval's rounding exactly).
     """
     names = metrics if metrics is not None else profile_metrics(profile)
+    if epsilon:
+        real_de, pred_de = (None if de is None else de.with_epsilon(epsilon) for de in (real_de, pred_de))
     inputs = metric_inputs(real, pred, real_de=real_de, pred_de=pred_de, dtypes=dtypes, edistances=edistances)
     check_pds(names, inputs.perts.size)
     results = compute_metrics(inputs, names)

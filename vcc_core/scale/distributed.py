@@ -260,6 +260,7 @@ def evaluate(
     control: str = CONTROL,
     profile: str = "vcc",
     metrics: list[str] | None = None,
+    epsilon: float = 0.0,
     mantissa_bits: int = DEFAULT_MANTISSA_BITS,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Say | None = None,
@@ -290,4 +291,6 @@ def evaluate(
     say("metrics")
     (real_p, real_de), (pred_p, pred_de) = sides
     dtypes = (value_dtype(real_src), value_dtype(pred_src))
-    return evaluate_profiles(real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=dtypes)
+    return evaluate_profiles(
+        real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=dtypes, epsilon=epsilon
+    )

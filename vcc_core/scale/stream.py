@@ -221,6 +221,7 @@ def evaluate(
     control: str = CONTROL,
     profile: str = "vcc",
     metrics: list[str] | None = None,
+    epsilon: float = 0.0,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     batch_entries: int = DEFAULT_BATCH_ENTRIES,
     progress: Say | None = None,
@@ -265,4 +266,6 @@ def evaluate(
     say("metrics")
     (real_p, real_de), (pred_p, pred_de) = sides
     dtypes = tuple(value_dtype(s) for s in (real_src, pred_src))
-    return evaluate_profiles(real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=dtypes)
+    return evaluate_profiles(
+        real_p, pred_p, real_de=real_de, pred_de=pred_de, metrics=names, dtypes=dtypes, epsilon=epsilon
+    )

@@ -1,5 +1,6 @@
-"""cell-eval 0.8.2's data ceiling (``--ceiling``) and ``--skip-metrics``: golden runs in
-tests/fixtures/metrics/<case>/cell_eval/options (bench/make_option_fixtures.py), and the split by hand."""
+"""cell-eval 0.8.2's run options (``--ceiling``, ``--skip-metrics``, ``--epsilon``) and its mean baseline: golden
+runs in tests/fixtures/metrics/<case>/cell_eval/options (bench/make_option_fixtures.py) and <case>/base.h5ad, and the
+split and the formulas by hand."""
 
 import anndata as ad
 import numpy as np
@@ -78,3 +79,48 @@ def test_spearman_brown_by_hand():
     assert row["overlap_at_N"] == pytest.approx(2 * 0.4 / 1.4)  # the mean 0.4 at twice the depth
     assert np.isnan(row["mae"])  # an error metric has no ceiling
     assert np.isnan(row["pearson_delta"])  # r <= 0: no defensible ceiling
+
+
+def test_epsilon_moves_fold_changes_only():
+    from vcc_core.de.wilcoxon import fold_changes
+
+    target, ref = np.array([[0.0, 3.0, 0.0]], dtype=np.float32), np.array([2.0, 1.0, 0.0], dtype=np.float32)
+    lfc, change = fold_changes(target, ref, 0.5)
+    np.testing.assert_array_equal(lfc, [[np.log2(0.5 / 2.5), np.log2(3.5 / 1.5), 0.0]])  # 0/0 no longer arises
+    np.testing.assert_array_equal(change, [[-2.0 / 2.5, 2.0 / 1.5, 0.0]])
+    plain, _ = fold_changes(target, ref)
+    assert plain[0, 0] == -np.inf  # without a pseudocount a one-sided zero is infinite, as pdex
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("case", ["synthetic", "papalexi"])
+def test_epsilon_equals_cell_eval(case):
+    from vcc_core.evaluation.evaluate import evaluate
+
+    results, _ = evaluate(DATA / case / "real.h5ad", DATA / case / "pred.h5ad", profile="full", epsilon=0.5)
+    expected, null = read_cell_eval(DATA / case / "cell_eval" / "options" / "epsilon" / "results.csv")
+    plain, _ = read_cell_eval(DATA / case / "cell_eval" / "full" / "results.csv")
+    assert not np.allclose(expected["de_spearman_lfc_sig"], plain["de_spearman_lfc_sig"], equal_nan=True)
+    for column in results.columns:
+        np.testing.assert_array_equal(results[column].isna(), null[column], err_msg=column)
+        values = results[column].to_numpy(dtype=float, na_value=np.nan)
+        np.testing.assert_allclose(values, expected[column], rtol=1e-6, atol=0, err_msg=column)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("case", ["synthetic", "papalexi", "ties"])
+def test_mean_baseline_equals_cell_eval_baseline(case, tmp_path):
+    from scipy import sparse
+
+    assert main(["baseline", "--kind", "mean", "--real", str(DATA / case / "real.h5ad"), "--out", str(tmp_path)]) == 0
+    ours, theirs = ad.read_h5ad(tmp_path / "baseline.h5ad"), ad.read_h5ad(DATA / case / "base.h5ad")
+    assert sorted(ours.obs["target_gene"]) == sorted(theirs.obs["target_gene"])
+    assert list(ours.var_names) == list(theirs.var_names)
+    dense = [m.toarray() if sparse.issparse(m) else np.asarray(m) for m in (ours.X, theirs.X)]
+    ours_rows = pd.DataFrame(dense[0], index=ours.obs["target_gene"].to_numpy()).groupby(level=0).first()
+    theirs_rows = pd.DataFrame(dense[1], index=theirs.obs["target_gene"].to_numpy()).groupby(level=0).first()
+    # the mean of the group means is summed in another order than polars': float32 rounding apart
+    np.testing.assert_allclose(ours_rows.to_numpy(), theirs_rows.loc[ours_rows.index].to_numpy(), rtol=1e-6)
+    de = pd.read_csv(tmp_path / "baseline_de.csv")
+    assert list(de.columns[:2]) == ["target", "feature"]
+    assert len(de) == (ours.obs["target_gene"].nunique() - 1) * ours.n_vars
