@@ -6,6 +6,10 @@ On the input files of ``bench/make_metric_fixtures.py`` (``tests/fixtures/metric
 unchanged), ``cell-eval run`` with one option at a time; each run's tables land in
 ``tests/fixtures/metrics/<case>/cell_eval/options/<run>/`` (the DE tables it writes are dropped, and for the
 ceiling run the prediction's results, which repeat the plain ``full`` run).
+
+``contexts``: the ``synthetic`` files with an ``obs["cell_line"]`` of two contexts, ``K562`` and ``HepG2/C3A`` (a
+slash, which cell-eval turns into ``-`` in file names), alternating within each perturbation (controls included),
+written to ``tests/fixtures/metrics/contexts/{real,pred}.h5ad`` and run with ``--celltype-col cell_line --ceiling``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anndata as ad
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "fixtures" / "metrics"
 RUNS = {
@@ -22,7 +29,21 @@ RUNS = {
     "epsilon": ["--profile", "full", "--epsilon", "0.5"],  # large enough to move the fold-change metrics
     "cpm_filter5": ["--profile", "full", "--cpm-filter", "5"],
     "skip": ["--profile", "full", "--skip-metrics", "mae,overlap_at_50,clustering_agreement"],
+    "contexts": ["--profile", "full", "--celltype-col", "cell_line", "--ceiling"],
 }
+CONTEXTS = ("K562", "HepG2/C3A")
+
+
+def context_files() -> Path:
+    """The ``contexts`` case's input files (module docstring), built from the ``synthetic`` ones."""
+    folder = DATA / "contexts"
+    folder.mkdir(exist_ok=True)
+    for side in ("real", "pred"):
+        adata = ad.read_h5ad(DATA / "synthetic" / f"{side}.h5ad")
+        within = adata.obs.groupby("target_gene", observed=True).cumcount().to_numpy()
+        adata.obs["cell_line"] = np.array(CONTEXTS)[within % 2]
+        adata.write_h5ad(folder / f"{side}.h5ad", compression="gzip")
+    return folder
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,15 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     exe = str(Path(args.reference).with_name("cell-eval"))
     for case in args.cases:
         for run in args.runs:
-            out = DATA / case / "cell_eval" / "options" / run
+            if run == "contexts" and case != "synthetic":
+                continue
+            folder = context_files() if run == "contexts" else DATA / case
+            out = folder / "cell_eval" / "options" / run if run != "contexts" else folder / "cell_eval"
             out.mkdir(parents=True, exist_ok=True)
-            command = [exe, "run", "-ap", str(DATA / case / "pred.h5ad"), "-ar", str(DATA / case / "real.h5ad")]
+            command = [exe, "run", "-ap", str(folder / "pred.h5ad"), "-ar", str(folder / "real.h5ad")]
             command += ["-o", str(out), "--pert-col", "target_gene", "--control-pert", "non-targeting"]
             command += ["--num-threads", "2", *RUNS[run]]
             print("+", " ".join(command[1:]), file=sys.stderr)
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name in ("real_de.csv", "pred_de.csv"):
                 (out / name).unlink(missing_ok=True)
+            if run == "contexts":
+                for de in out.glob("*_de.csv"):
+                    de.unlink()
             if run.startswith("ceiling"):
                 for name in ("results.csv", "agg_results.csv"):
                     (out / name).unlink()

@@ -124,3 +124,21 @@ def test_mean_baseline_equals_cell_eval_baseline(case, tmp_path):
     de = pd.read_csv(tmp_path / "baseline_de.csv")
     assert list(de.columns[:2]) == ["target", "feature"]
     assert len(de) == (ours.obs["target_gene"].nunique() - 1) * ours.n_vars
+
+
+@pytest.mark.reference
+def test_contexts_write_cell_eval_files(tmp_path):
+    """``--celltype-col``: each context normalised and scored on its own, its tables named after it."""
+    folder = DATA / "contexts"
+    argv = ["evaluate", "--real", str(folder / "real.h5ad"), "--pred", str(folder / "pred.h5ad")]
+    argv += ["--out", str(tmp_path), "--profile", "full", "--celltype-col", "cell_line", "--ceiling"]
+    assert main(argv) == 0
+    expected = sorted(p.name for p in (folder / "cell_eval").glob("*.csv"))
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == expected
+    assert "HepG2-C3A_agg_ceiling_results.csv" in expected  # a slash in a context's name becomes "-"
+    for name in expected:
+        # the ceiling's aggregate is one row without a key column; the other tables are keyed
+        read = pd.read_csv if "agg_ceiling" in name else (lambda path: read_cell_eval(path)[0])
+        ours, theirs = read(tmp_path / name), read(folder / "cell_eval" / name)
+        assert list(ours.columns) == list(theirs.columns), name
+        np.testing.assert_allclose(ours.to_numpy(float), theirs.to_numpy(float), rtol=1e-6, atol=1e-12, err_msg=name)

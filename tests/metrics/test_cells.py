@@ -69,3 +69,4 @@ def test_clustering_agreement_reads_perturbations_in_sorted_order():
     assert shuffled == clustering_agreement(perts, means, means)
     noise = rng.normal(0, 3, means.shape)
     assert 0.0 <= clustering_agreement(perts, means, noise) < 0.5
+    assert np.isnan(clustering_agreement(perts[:2], means[:2], means[:2]))  # no neighbour graph of 2 centroids

@@ -33,8 +33,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--context-col",
-        help="--profile vcc2026: obs column of cell contexts (cell lines); the metrics of each context in its own "
-        "folder and their mean over contexts in context_agg.csv",
+        "--celltype-col",
+        dest="context_col",
+        help="obs column of cell contexts (cell lines; cell-eval's --celltype-col): each context scored on its own; "
+        "VCC 2025 profiles write <context>_results.csv as cell-eval, --profile vcc2026 a folder per context and "
+        "their mean in context_agg.csv",
     )
     parser.add_argument("--pert-col", default=PERT_COL, help="perturbation column of obs (default: %(default)s)")
     parser.add_argument("--control", default=CONTROL, help="control label (default: %(default)s)")
@@ -85,7 +88,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-VCC2026_ONLY = {"--context-col": "context_col", "--anchor": "anchor", "--lfc-nmae-ref": "lfc_nmae_ref"}
+VCC2026_ONLY = {"--anchor": "anchor", "--lfc-nmae-ref": "lfc_nmae_ref"}
 
 
 def run(args) -> int:
@@ -110,8 +113,8 @@ def run(args) -> int:
     if extras:
         msg = f"{', '.join(extras)} go(es) with --profile vcc2026"
         raise ValueError(msg)
-    if args.ceiling and args.scheduler != "inprocess":
-        msg = "--ceiling splits the real cells in memory; leave --scheduler out"
+    if (args.ceiling or args.context_col) and args.scheduler != "inprocess":
+        msg = "--ceiling and --context-col split the real cells in memory; leave --scheduler out"
         raise ValueError(msg)
     from vcc_core.evaluation.evaluate import evaluate
     from vcc_core.evaluation.results import write_results
@@ -119,6 +122,8 @@ def run(args) -> int:
     common = {"pert_col": args.pert_col, "control": args.control, "progress": progress}
     common["metrics"] = chosen_metrics(args.profile, args.skip_metrics)
     common["epsilon"] = args.epsilon
+    if args.context_col:
+        return run_contexts(args, common, progress)
     if args.ceiling:
         from vcc_core.evaluation.data_ceiling import data_ceiling
 
@@ -144,6 +149,26 @@ def run(args) -> int:
     progress(f"wrote {paths[0]} and {paths[1]}; peak memory of this process {peak:.2f} GiB")
     means = agg.loc["mean"].astype(float)
     print("\n".join(f"{name}\t{value:.6g}" for name, value in means.items()))
+    return 0
+
+
+def run_contexts(args, common: dict, progress) -> int:
+    """``--context-col`` with a VCC 2025 profile: each context on its own, its tables named after it (as
+    ``cell-eval run --celltype-col``: ``<context>_results.csv``, ``<context>_agg_results.csv``, and the ceiling's)."""
+    from vcc_core.evaluation.contexts import split_contexts
+    from vcc_core.evaluation.data_ceiling import data_ceiling
+    from vcc_core.evaluation.evaluate import evaluate
+    from vcc_core.evaluation.results import write_results
+
+    for name, (real, pred) in split_contexts(args.real, args.pred, context_col=args.context_col).items():
+        progress(f"context {name}")
+        if args.ceiling:
+            per_pert, ceiling = data_ceiling(real, seed=args.ceiling_seed, **common)
+            write_results(per_pert, ceiling, args.out, basename="ceiling_results.csv", prefix=name)
+        if pred is not None:
+            results, agg = evaluate(real, pred, **common)
+            write_results(results, agg, args.out, prefix=name)
+    progress(f"wrote each context's tables into {args.out}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""VCC 2026 metrics per cell context (cell line): the 2026 challenge scores several contexts and averages them.
+"""Metrics per cell context (cell line, cell-eval's ``--celltype-col``): the 2026 challenge scores several contexts
+and averages them; cell-eval 0.8.2 writes each context's tables with its name as a prefix.
 
 Each context is evaluated on its own, as a separate data set: its real cells (its own controls included) against
 its predicted cells; a context is given by an ``obs`` column present in both files.
@@ -19,6 +20,36 @@ from vcc_core.progress import Say, sayer
 MEAN_ROW = "mean over contexts"
 
 
+def split_contexts(
+    real: ad.AnnData | str | Path, pred: ad.AnnData | str | Path | None, *, context_col: str
+) -> dict[str, tuple[ad.AnnData, ad.AnnData | None]]:
+    """Each context's real and predicted cells (sorted names; ``pred`` may be ``None``, a real-only run).
+
+    ``ValueError`` if the column is missing on a side or the two sides do not hold the same contexts."""
+    sides = {"real data": read_h5ad(real) if not isinstance(real, ad.AnnData) else real}
+    if pred is not None:
+        sides["predictions"] = read_h5ad(pred) if not isinstance(pred, ad.AnnData) else pred
+    found = {}
+    for side, adata in sides.items():
+        if context_col not in adata.obs.columns:
+            msg = (
+                f"{side}: obs has no context column {context_col!r}; columns: {', '.join(map(str, adata.obs.columns))}"
+            )
+            raise ValueError(msg)
+        found[side] = adata.obs[context_col].astype(str).to_numpy()
+    if pred is not None and set(found["real data"]) != set(found["predictions"]):
+        only = sorted(set(found["real data"]) ^ set(found["predictions"]))
+        msg = f"the two sides hold different contexts in {context_col!r}: {', '.join(only[:10])} on one side only"
+        raise ValueError(msg)
+    return {
+        context: tuple(
+            sides[side][found[side] == context].copy() if side in sides else None
+            for side in ("real data", "predictions")
+        )
+        for context in sorted(set(found["real data"]))
+    }
+
+
 def evaluate_contexts(
     real: ad.AnnData | str | Path,
     pred: ad.AnnData | str | Path,
@@ -28,33 +59,12 @@ def evaluate_contexts(
     control: str = CONTROL,
     progress: Say | None = None,
 ) -> dict[str, Evaluation2026]:
-    """One evaluation per context (sorted names). ``ValueError`` if the column is missing on a side or the two
-    sides do not hold the same contexts."""
+    """One evaluation per context (sorted names); the errors of :func:`split_contexts`."""
     say = sayer(progress)
-    real = read_h5ad(real) if not isinstance(real, ad.AnnData) else real
-    pred = read_h5ad(pred) if not isinstance(pred, ad.AnnData) else pred
-    found = {}
-    for side, adata in (("real data", real), ("predictions", pred)):
-        if context_col not in adata.obs.columns:
-            msg = (
-                f"{side}: obs has no context column {context_col!r}; columns: {', '.join(map(str, adata.obs.columns))}"
-            )
-            raise ValueError(msg)
-        found[side] = adata.obs[context_col].astype(str).to_numpy()
-    if set(found["real data"]) != set(found["predictions"]):
-        only = sorted(set(found["real data"]) ^ set(found["predictions"]))
-        msg = f"the two sides hold different contexts in {context_col!r}: {', '.join(only[:10])} on one side only"
-        raise ValueError(msg)
     out = {}
-    for context in sorted(set(found["real data"])):
+    for context, (real_cells, pred_cells) in split_contexts(real, pred, context_col=context_col).items():
         say(f"context {context}")
-        out[context] = evaluate_vcc2026(
-            real[found["real data"] == context].copy(),
-            pred[found["predictions"] == context].copy(),
-            pert_col=pert_col,
-            control=control,
-            progress=progress,
-        )
+        out[context] = evaluate_vcc2026(real_cells, pred_cells, pert_col=pert_col, control=control, progress=progress)
     return out
 
 

@@ -48,17 +48,23 @@ def to_long(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_results(
-    results: pd.DataFrame, agg: pd.DataFrame, outdir: str | Path, *, basename: str = "results.csv"
+    results: pd.DataFrame,
+    agg: pd.DataFrame,
+    outdir: str | Path,
+    *,
+    basename: str = "results.csv",
+    prefix: str | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``results.csv`` and ``agg_results.csv`` (``basename`` and ``agg_`` + ``basename``) into ``outdir`` as
-    cell-eval does (polars' CSV style).
+    """Write ``results.csv`` and ``agg_results.csv`` (``basename`` and ``agg_`` + ``basename``, each after
+    ``prefix_`` when given, a ``/`` in it read as ``-``) into ``outdir`` as cell-eval does (polars' CSV style).
 
     Floats are written in their shortest round-trip form, NaN as ``NaN`` and missing values as empty fields. An
     ``agg`` whose index has no name (the data ceiling's one row) is written without its index.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    paths = (outdir / basename, outdir / f"agg_{basename}")
+    lead = f"{prefix.replace('/', '-')}_" if prefix else ""
+    paths = (outdir / f"{lead}{basename}", outdir / f"{lead}agg_{basename}")
     for frame, path in zip((results, agg), paths, strict=True):
         keyed = frame.index.name is not None
         lines = [",".join([frame.index.name] * keyed + list(map(str, frame.columns)))]

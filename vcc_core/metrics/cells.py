@@ -65,9 +65,13 @@ def clustering_agreement(
     n_neighbors: int = 15,
 ) -> float:
     """Best adjusted mutual information between the Leiden clusters of the real centroids and those of the
-    predicted centroids over ``pred_resolutions`` (module docstring); rows are taken in sorted perturbation order."""
+    predicted centroids over ``pred_resolutions`` (module docstring); rows are taken in sorted perturbation order.
+    NaN for fewer than 3 perturbations: scanpy builds no neighbour graph of fewer than 2 neighbours (cell-eval
+    then logs the error and writes no value)."""
     from sklearn.metrics import adjusted_mutual_info_score
 
+    if len(perts) < 3:
+        return float("nan")
     order = np.argsort(np.asarray(perts).astype(str), kind="stable")
     real_labels = _leiden(real_means[order], (real_resolution,), n_neighbors)[0]
     best = 0.0
@@ -84,6 +88,7 @@ def _leiden(centroids: np.ndarray, resolutions, n_neighbors: int) -> list[np.nda
     adata = ad.AnnData(X=np.asarray(centroids, dtype=np.float64))
     with warnings.catch_warnings():  # identical centroids (a mean baseline): scanpy edits its graph's sparsity
         warnings.simplefilter("ignore", sparse.SparseEfficiencyWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # and divides by zero distances
         sc.pp.neighbors(adata, n_neighbors=min(n_neighbors, adata.n_obs - 1), use_rep="X")
     labels = []
     for k, resolution in enumerate(resolutions):
