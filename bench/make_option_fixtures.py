@@ -10,6 +10,7 @@ ceiling run the prediction's results, which repeat the plain ``full`` run).
 ``contexts``: the ``synthetic`` files with an ``obs["cell_line"]`` of two contexts, ``K562`` and ``HepG2/C3A`` (a
 slash, which cell-eval turns into ``-`` in file names), alternating within each perturbation (controls included),
 written to ``tests/fixtures/metrics/contexts/{real,pred}.h5ad`` and run with ``--celltype-col cell_line --ceiling``.
+``embedding``: the same with an ``obsm["X_emb"]`` (:func:`embedding_files`), run with ``--embed-key X_emb --ceiling``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ RUNS = {
     "cpm_filter5": ["--profile", "full", "--cpm-filter", "5"],
     "skip": ["--profile", "full", "--skip-metrics", "mae,overlap_at_50,clustering_agreement"],
     "contexts": ["--profile", "full", "--celltype-col", "cell_line", "--ceiling"],
+    "embedding": ["--profile", "full", "--embed-key", "X_emb", "--ceiling"],
 }
 CONTEXTS = ("K562", "HepG2/C3A")
 
@@ -46,6 +48,21 @@ def context_files() -> Path:
     return folder
 
 
+def embedding_files() -> Path:
+    """The ``embedding`` case: the ``synthetic`` files with ``obsm["X_emb"]``, a seeded 12-dimensional float32
+    projection of each cell's log1p values (``log1p`` of the counts on the real side)."""
+    folder = DATA / "embedding"
+    folder.mkdir(exist_ok=True)
+    projection = np.random.default_rng(0).normal(size=(300, 12))
+    for side in ("real", "pred"):
+        adata = ad.read_h5ad(DATA / "synthetic" / f"{side}.h5ad")
+        values = adata.X.toarray()
+        values = np.log1p(values) if side == "real" else values
+        adata.obsm["X_emb"] = (values @ projection).astype(np.float32)
+        adata.write_h5ad(folder / f"{side}.h5ad", compression="gzip")
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", default="/work/refenv/bin/python", help="python of the cell-eval environment")
@@ -55,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     exe = str(Path(args.reference).with_name("cell-eval"))
     for case in args.cases:
         for run in args.runs:
-            if run == "contexts" and case != "synthetic":
+            if run in ("contexts", "embedding") and case != "synthetic":
                 continue
-            folder = context_files() if run == "contexts" else DATA / case
-            out = folder / "cell_eval" / "options" / run if run != "contexts" else folder / "cell_eval"
+            own = {"contexts": context_files, "embedding": embedding_files}
+            folder = own[run]() if run in own else DATA / case
+            out = folder / "cell_eval" if run in own else folder / "cell_eval" / "options" / run
             out.mkdir(parents=True, exist_ok=True)
             command = [exe, "run", "-ap", str(folder / "pred.h5ad"), "-ar", str(folder / "real.h5ad")]
             command += ["-o", str(out), "--pert-col", "target_gene", "--control-pert", "non-targeting"]
@@ -67,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name in ("real_de.csv", "pred_de.csv"):
                 (out / name).unlink(missing_ok=True)
-            if run == "contexts":
+            if run in own:
                 for de in out.glob("*_de.csv"):
                     de.unlink()
             if run.startswith("ceiling"):

@@ -136,9 +136,29 @@ def test_contexts_write_cell_eval_files(tmp_path):
     expected = sorted(p.name for p in (folder / "cell_eval").glob("*.csv"))
     assert sorted(p.name for p in tmp_path.glob("*.csv")) == expected
     assert "HepG2-C3A_agg_ceiling_results.csv" in expected  # a slash in a context's name becomes "-"
-    for name in expected:
+    assert_same_tables(tmp_path, folder / "cell_eval", expected)
+
+
+def assert_same_tables(ours_dir, theirs_dir, names) -> None:
+    for name in names:
         # the ceiling's aggregate is one row without a key column; the other tables are keyed
         read = pd.read_csv if "agg_ceiling" in name else (lambda path: read_cell_eval(path)[0])
-        ours, theirs = read(tmp_path / name), read(folder / "cell_eval" / name)
+        ours, theirs = read(ours_dir / name), read(theirs_dir / name)
         assert list(ours.columns) == list(theirs.columns), name
         np.testing.assert_allclose(ours.to_numpy(float), theirs.to_numpy(float), rtol=1e-6, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.reference
+def test_embedding_pds_equals_cell_eval(tmp_path, capsys):
+    folder = DATA / "embedding"
+    argv = ["evaluate", "--real", str(folder / "real.h5ad"), "--pred", str(folder / "pred.h5ad"), "--out"]
+    assert main([*argv, str(tmp_path), "--profile", "full", "--embed-key", "X_emb", "--ceiling"]) == 0
+    names = ["results.csv", "agg_results.csv", "ceiling_results.csv", "agg_ceiling_results.csv"]
+    assert_same_tables(tmp_path, folder / "cell_eval", names)
+    on_genes, _ = read_cell_eval(DATA / "synthetic" / "cell_eval" / "full" / "results.csv")
+    on_embedding, _ = read_cell_eval(tmp_path / "results.csv")
+    assert not on_embedding["discrimination_score_l2"].equals(on_genes["discrimination_score_l2"])
+    assert on_embedding["discrimination_score_l1"].equals(on_genes["discrimination_score_l1"])  # L1 stays on genes
+    capsys.readouterr()
+    assert main([*argv, str(tmp_path / "x"), "--profile", "full", "--embed-key", "X_pca"]) == 2
+    assert "real data: obsm has no embedding 'X_pca'; keys: X_emb" in capsys.readouterr().err

@@ -72,6 +72,11 @@ def register(subparsers) -> None:
         "default: %(default)s)",
     )
     parser.add_argument(
+        "--embed-key",
+        help="obsm key of an embedding on both sides: the L2 and cosine PDS computed on it (VCC 2025 profiles, as "
+        "cell-eval)",
+    )
+    parser.add_argument(
         "--skip-metrics", help="comma-separated metrics of the profile to leave out (VCC 2025 profiles, as cell-eval)"
     )
     parser.add_argument("--anchor", action="store_true", help="--profile vcc2026: also the replicate anchor")
@@ -105,16 +110,19 @@ def run(args) -> int:
         msg = "--pred is required unless --ceiling is given (the data ceiling of the real data alone)"
         raise ValueError(msg)
     if args.profile == "vcc2026":
-        if args.skip_metrics or args.epsilon or args.pred is None:
-            msg = "--profile vcc2026 scores a prediction (--pred) on its own terms (no --skip-metrics, --epsilon)"
+        if args.skip_metrics or args.epsilon or args.embed_key or args.pred is None:
+            msg = (
+                "--profile vcc2026 scores a prediction (--pred) on its own terms "
+                "(no --skip-metrics, --epsilon, --embed-key)"
+            )
             raise ValueError(msg)
         return run_vcc2026(args, progress)
     extras = [flag for flag, on in VCC2026_ONLY.items() if getattr(args, on)]
     if extras:
         msg = f"{', '.join(extras)} go(es) with --profile vcc2026"
         raise ValueError(msg)
-    if (args.ceiling or args.context_col) and args.scheduler != "inprocess":
-        msg = "--ceiling and --context-col split the real cells in memory; leave --scheduler out"
+    if (args.ceiling or args.context_col or args.embed_key) and args.scheduler != "inprocess":
+        msg = "--ceiling, --context-col and --embed-key read the cells in memory; leave --scheduler out"
         raise ValueError(msg)
     from vcc_core.evaluation.evaluate import evaluate
     from vcc_core.evaluation.results import write_results
@@ -122,6 +130,8 @@ def run(args) -> int:
     common = {"pert_col": args.pert_col, "control": args.control, "progress": progress}
     common["metrics"] = chosen_metrics(args.profile, args.skip_metrics)
     common["epsilon"] = args.epsilon
+    if args.embed_key:
+        common["embed_key"] = args.embed_key
     if args.context_col:
         return run_contexts(args, common, progress)
     if args.ceiling:

@@ -153,7 +153,7 @@ def divide_rows(indptr, data, factor):
 
 
 def log1p_normalize(adata: ad.AnnData, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, copy: bool = True) -> ad.AnnData:
-    """Return a new in-memory AnnData whose ``X`` is normalised log1p (``obs``/``var`` kept).
+    """Return a new in-memory AnnData whose ``X`` is normalised log1p (``obs``, ``var`` and ``obsm`` kept).
 
     ``copy=False``: a sparse ``X`` of floats is normalised in place (``adata`` is left holding the result).
 
@@ -168,7 +168,7 @@ def log1p_normalize(adata: ad.AnnData, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, 
     else:
         blocks = [normalize_block(b, target_sum=target) for _, b in iter_row_chunks(adata.X, chunk_rows=chunk_rows)]
         x = sparse.vstack(blocks, format="csr") if blocks and sparse.issparse(blocks[0]) else np.vstack(blocks)
-    out = ad.AnnData(X=x, obs=adata.obs.copy(), var=adata.var.copy())
+    out = ad.AnnData(X=x, obs=adata.obs.copy(), var=adata.var.copy(), obsm=dict(adata.obsm.items()))
     out.uns["vcc_space"] = "log1p"
     out.uns["vcc_target_sum"] = target
     return out

@@ -85,6 +85,7 @@ def data_ceiling(
     metrics: list[str] | None = None,
     seed: int = 0,
     epsilon: float = 0.0,
+    embed_key: str | None = None,
     device=None,
     progress: Say | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -107,6 +108,7 @@ def data_ceiling(
         profile=profile,
         metrics=metrics,
         epsilon=epsilon,
+        embed_key=embed_key,
         device=device,
     )
     return results, spearman_brown(results)

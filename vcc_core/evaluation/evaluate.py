@@ -21,6 +21,7 @@ from vcc_core.data.io import load_dataset, load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
 from vcc_core.de.wilcoxon import DEResult, de_from_anndata
+from vcc_core.evaluation.embedding import embedded_pds, embedding_profiles
 from vcc_core.evaluation.loop import check_pds, compute_metrics, metric_inputs
 from vcc_core.evaluation.results import aggregate
 from vcc_core.keys import CONTROL, PERT_COL
@@ -38,6 +39,7 @@ def evaluate(
     profile: str = "vcc",
     metrics: list[str] | None = None,
     epsilon: float = 0.0,
+    embed_key: str | None = None,
     device=None,
     progress: Say | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -57,6 +59,8 @@ def evaluate(
         Explicit metric names instead of a profile.
     epsilon
         Pseudocount of the DE fold changes (``cell-eval run --epsilon``; 0 as cell-eval pins it).
+    embed_key
+        ``obsm`` key of an embedding on both sides: the L2 and cosine PDS on it (:mod:`~.embedding`).
     device
         Torch device for the DE (default :func:`vcc_core.device.get_device`).
     progress
@@ -86,6 +90,10 @@ def evaluate(
     pred_ad, pred_space = load_predictions(pred, real=real_ad, pert_col=pert_col, control=control)
     check_same_perturbations(real_ad, pred_ad, pert_col=pert_col)
     check_pds(names, len(set(real_ad.obs[pert_col].astype(str)) - {control}))
+    embedded = {}
+    if embed_key is not None:  # checked before the long work
+        for side, adata in (("real data", real_ad), ("predictions", pred_ad)):
+            embedded[side] = embedding_profiles(adata, embed_key, pert_col=pert_col, control=control, side=side)
     # Said once the inputs are known good, so that a refused input is the only line a user sees.
     say(f"loaded real data ({real_ad.n_obs:,} cells, {real_space}) and predictions ({pred_ad.n_obs:,}, {pred_space})")
     # One side at a time, each holding the only reference to its data, so that a side's counts are freed once
@@ -115,7 +123,7 @@ def evaluate(
         sides[side] = (profiles, de, value_dtype(adata.X), edistance)
     say("metrics")
     (real_p, real_de, real_dt, real_e), (pred_p, pred_de, pred_dt, pred_e) = sides["real"], sides["pred"]
-    return evaluate_profiles(
+    results, agg = evaluate_profiles(
         real_p,
         pred_p,
         real_de=real_de,
@@ -125,6 +133,10 @@ def evaluate(
         edistances=(real_e, pred_e) if need_cells else None,
         epsilon=epsilon,
     )
+    if embed_key is None:
+        return results, agg
+    results = embedded_pds(results, *embedded["real data"], *embedded["predictions"])
+    return results, aggregate(results)
 
 
 def side_edistances(adata: ad.AnnData, perts, *, pert_col: str, control: str) -> pd.Series:
