@@ -162,3 +162,40 @@ def test_embedding_pds_equals_cell_eval(tmp_path, capsys):
     capsys.readouterr()
     assert main([*argv, str(tmp_path / "x"), "--profile", "full", "--embed-key", "X_pca"]) == 2
     assert "real data: obsm has no embedding 'X_pca'; keys: X_emb" in capsys.readouterr().err
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("case", ["synthetic", "papalexi"])
+def test_cpm_filter_equals_cell_eval(case):
+    from vcc_core.evaluation.evaluate import evaluate
+
+    results, _ = evaluate(DATA / case / "real.h5ad", DATA / case / "pred.h5ad", profile="full", cpm_filter=5)
+    expected, null = read_cell_eval(DATA / case / "cell_eval" / "options" / "cpm_filter5" / "results.csv")
+    plain, _ = read_cell_eval(DATA / case / "cell_eval" / "full" / "results.csv")
+    assert not np.allclose(expected["roc_auc"], plain["roc_auc"], equal_nan=True)  # the floor moved the DE
+    for column in results.columns:
+        np.testing.assert_array_equal(results[column].isna(), null[column], err_msg=column)
+        values = results[column].to_numpy(dtype=float, na_value=np.nan)
+        np.testing.assert_allclose(values, expected[column], rtol=1e-6, atol=0, err_msg=column)
+
+
+def test_cpm_floor_by_hand():
+    from scipy import sparse
+    from scipy.stats import false_discovery_control
+
+    from vcc_core.de.cpm_filter import cpm_filtered, pooled_cpm
+    from vcc_core.de.wilcoxon import de_from_anndata
+
+    counts = np.array([[90, 10, 0], [80, 20, 0], [99, 0, 1], [98, 0, 2]], dtype=np.float32)  # 2 control, 2 "A"
+    x = sparse.csr_matrix(np.log1p(counts))
+    codes = np.array([0, 0, 1, 1])
+    cpm = pooled_cpm(x, codes, np.array([2, 2]))
+    # pooled: control (85, 15, 0) of 100 -> 850,000 / 150,000 / 0 CPM; A (98.5, 0, 1.5) of 100
+    np.testing.assert_allclose(cpm, [[850_000, 150_000, 0], [985_000, 0, 15_000]], rtol=1e-5)
+    cells = ad.AnnData(x, obs=pd.DataFrame({"target_gene": [CONTROL, CONTROL, "A", "A"]}, index=list("abcd")))
+    de = de_from_anndata(cells)
+    kept = cpm_filtered(de, x, cells.obs["target_gene"], threshold=20_000)
+    assert np.isnan(kept.fdr[0, 2])  # 15,000 and 0 CPM: at most the floor on both sides
+    assert np.isnan(kept.log2fc[0, 2])
+    # BH over the two pairs kept, not the three tested
+    np.testing.assert_allclose(kept.fdr[0, :2], false_discovery_control(de.pvalue[0, :2]), rtol=1e-12)

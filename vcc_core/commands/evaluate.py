@@ -72,6 +72,12 @@ def register(subparsers) -> None:
         "default: %(default)s)",
     )
     parser.add_argument(
+        "--cpm-filter",
+        type=float,
+        help="pdex's pooled-CPM floor T: a gene's DE is dropped for a perturbation when its pooled CPM is at most T "
+        "in both the perturbation and the control (VCC 2025 profiles, as cell-eval; default: off)",
+    )
+    parser.add_argument(
         "--embed-key",
         help="obsm key of an embedding on both sides: the L2 and cosine PDS computed on it (VCC 2025 profiles, as "
         "cell-eval)",
@@ -110,10 +116,10 @@ def run(args) -> int:
         msg = "--pred is required unless --ceiling is given (the data ceiling of the real data alone)"
         raise ValueError(msg)
     if args.profile == "vcc2026":
-        if args.skip_metrics or args.epsilon or args.embed_key or args.pred is None:
+        if args.skip_metrics or args.epsilon or args.embed_key or args.cpm_filter is not None or args.pred is None:
             msg = (
                 "--profile vcc2026 scores a prediction (--pred) on its own terms "
-                "(no --skip-metrics, --epsilon, --embed-key)"
+                "(no --skip-metrics, --epsilon, --embed-key, --cpm-filter)"
             )
             raise ValueError(msg)
         return run_vcc2026(args, progress)
@@ -121,8 +127,9 @@ def run(args) -> int:
     if extras:
         msg = f"{', '.join(extras)} go(es) with --profile vcc2026"
         raise ValueError(msg)
-    if (args.ceiling or args.context_col or args.embed_key) and args.scheduler != "inprocess":
-        msg = "--ceiling, --context-col and --embed-key read the cells in memory; leave --scheduler out"
+    in_memory = args.ceiling or args.context_col or args.embed_key or args.cpm_filter is not None
+    if in_memory and args.scheduler != "inprocess":
+        msg = "--ceiling, --context-col, --embed-key and --cpm-filter read the cells in memory; leave --scheduler out"
         raise ValueError(msg)
     from vcc_core.evaluation.evaluate import evaluate
     from vcc_core.evaluation.results import write_results
@@ -132,6 +139,8 @@ def run(args) -> int:
     common["epsilon"] = args.epsilon
     if args.embed_key:
         common["embed_key"] = args.embed_key
+    if args.cpm_filter is not None:
+        common["cpm_filter"] = args.cpm_filter
     if args.context_col:
         return run_contexts(args, common, progress)
     if args.ceiling:

@@ -294,19 +294,25 @@ def _group_codes(labels, *, control: str, n_cells: int) -> tuple[np.ndarray, np.
 
 
 def _group_means(X, codes: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """``(groups, G)`` ``expm1`` of each group's mean, rounded like pdex's scipy/numpy calls.
+    """``(groups, G)`` ``expm1`` of each group's mean, rounded like pdex's scipy/numpy calls."""
+    return _expm1(group_means(X, codes, counts))
+
+
+def group_means(X, codes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``(groups, G)`` each group's mean of the rows of ``X`` (``codes``), as pdex's calls round it.
 
     scipy's ``csr.mean(axis=0)`` scales every value by ``1 / n`` in the input's float type and then sums the rows
     in order; a sparse product with a ``1 / n`` indicator performs the same operations, for all groups at once.
+    Dense input: numpy's ``mean(axis=0)`` of each group.
     """
     if not sparse.issparse(X):
-        return _expm1(np.vstack([np.asarray(X)[codes == g].mean(axis=0) for g in range(counts.size)]))
+        return np.vstack([np.asarray(X)[codes == g].mean(axis=0) for g in range(counts.size)])
     X = sparse.csr_matrix(X)
     dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
     rows = np.flatnonzero(codes >= 0)
     scale = (1.0 / counts).astype(dtype)[codes[rows]]
     indicator = sparse.csr_matrix((scale, (codes[rows], rows)), shape=(counts.size, X.shape[0]))
-    return _expm1((indicator @ X.astype(dtype, copy=False)).toarray())
+    return (indicator @ X.astype(dtype, copy=False)).toarray()
 
 
 def _expm1(means: np.ndarray) -> np.ndarray:

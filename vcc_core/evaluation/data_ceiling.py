@@ -86,6 +86,7 @@ def data_ceiling(
     seed: int = 0,
     epsilon: float = 0.0,
     embed_key: str | None = None,
+    cpm_filter: float | None = None,
     device=None,
     progress: Say | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -109,6 +110,7 @@ def data_ceiling(
         metrics=metrics,
         epsilon=epsilon,
         embed_key=embed_key,
+        cpm_filter=cpm_filter,
         device=device,
     )
     return results, spearman_brown(results)

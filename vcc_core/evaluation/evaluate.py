@@ -20,6 +20,7 @@ import pandas as pd
 from vcc_core.data.io import load_dataset, load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
+from vcc_core.de.cpm_filter import cpm_filtered
 from vcc_core.de.wilcoxon import DEResult, de_from_anndata
 from vcc_core.evaluation.embedding import embedded_pds, embedding_profiles
 from vcc_core.evaluation.loop import check_pds, compute_metrics, metric_inputs
@@ -40,6 +41,7 @@ def evaluate(
     metrics: list[str] | None = None,
     epsilon: float = 0.0,
     embed_key: str | None = None,
+    cpm_filter: float | None = None,
     device=None,
     progress: Say | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -61,6 +63,8 @@ def evaluate(
         Pseudocount of the DE fold changes (``cell-eval run --epsilon``; 0 as cell-eval pins it).
     embed_key
         ``obsm`` key of an embedding on both sides: the L2 and cosine PDS on it (:mod:`~.embedding`).
+    cpm_filter
+        pdex's pooled-CPM floor on both sides' DE (``cell-eval run --cpm-filter``; :mod:`vcc_core.de.cpm_filter`).
     device
         Torch device for the DE (default :func:`vcc_core.device.get_device`).
     progress
@@ -116,6 +120,8 @@ def evaluate(
         if need_de:
             say(f"Wilcoxon DE of {side} ({profiles.perts.size} perturbations x {adata.n_vars} genes)")
             de = de_from_anndata(adata, pert_col=pert_col, control=control, device=device)
+            if cpm_filter is not None:
+                de = cpm_filtered(de, adata.X, adata.obs[pert_col], threshold=cpm_filter, control=control)
         edistance = None
         if need_cells:
             say(f"energy distances of {side} ({profiles.perts.size} perturbations from their control cells)")

@@ -81,10 +81,11 @@ def spearman_nsig(real_fdr, pred_fdr, *, alpha: float = ALPHA) -> float:
 
 
 def direction_match(real_fdr, real_lfc, pred_lfc, *, alpha: float = ALPHA) -> np.ma.MaskedArray:
-    """Share of real DE genes whose predicted log2FC has the same sign (0 = 0; NaN matches NaN, as in polars)."""
-    sig = significant(real_fdr, alpha=alpha)
-    real_s, pred_s = np.sign(np.asarray(real_lfc, np.float32)), np.sign(np.asarray(pred_lfc, np.float32))
-    same = (real_s == pred_s) | (np.isnan(real_s) & np.isnan(pred_s))
+    """Share of real DE genes whose predicted log2FC has the same sign (0 = 0), over the real DE genes the
+    prediction's table holds (a NaN predicted fold change: a pair a CPM floor dropped, as cell-eval's inner join)."""
+    pred_lfc = np.asarray(pred_lfc, np.float32)
+    sig = significant(real_fdr, alpha=alpha) & ~np.isnan(pred_lfc)
+    same = np.sign(np.asarray(real_lfc, np.float32)) == np.sign(pred_lfc)
     return _per_real_gene((same & sig).sum(1), sig)
 
 
@@ -95,9 +96,11 @@ def sig_genes_recall(real_fdr, pred_fdr, *, alpha: float = ALPHA) -> np.ma.Maske
 
 
 def spearman_lfc(real_fdr, real_lfc, pred_lfc, *, alpha: float = ALPHA) -> np.ma.MaskedArray:
-    """Spearman correlation of real vs predicted log2FC over each perturbation's real DE genes (NaN if < 2)."""
+    """Spearman correlation of real vs predicted log2FC over each perturbation's real DE genes (NaN if < 2); a pair
+    not in the prediction's table (NaN) counts as a fold change of 0, as cell-eval's left join fills it."""
     sig = significant(real_fdr, alpha=alpha)
-    r = _row_spearman(np.asarray(real_lfc, np.float32), np.asarray(pred_lfc, np.float32), sig)
+    pred = np.nan_to_num(np.asarray(pred_lfc, np.float32), nan=0.0, posinf=np.inf, neginf=-np.inf)  # not in the table
+    r = _row_spearman(np.asarray(real_lfc, np.float32), pred, sig)
     return np.ma.masked_array(r, mask=~sig.any(axis=1))
 
 
@@ -143,12 +146,15 @@ def auc_score(real_fdr, pred_fdr, *, method: str = "pr", alpha: float = ALPHA) -
 
     ``pr``: average precision (scikit-learn's step-wise ``average_precision_score``); ``roc``: ROC AUC. The
     predicted FDR is taken in float32 and clipped to [1e-10, 1] (so ties are cell-eval's); NaN FDRs count as 1.
-    NaN for a perturbation whose genes are all, or none, real DE.
+    Genes not in the real table (NaN real FDR: dropped by a CPM floor) are left out. NaN for a perturbation whose
+    genes are all, or none, real DE.
     """
     labels = significant(real_fdr, alpha=alpha)
     q = np.clip(np.nan_to_num(np.asarray(pred_fdr, np.float32), nan=1.0), np.float32(1e-10), np.float32(1.0))
+    absent = np.isnan(np.asarray(real_fdr, np.float32))
+    q[absent] = 2.0  # ranked after every gene in the table, and not counted among its negatives
     n_pos = labels.sum(axis=1)
-    n_neg = labels.shape[1] - n_pos
+    n_neg = (~absent).sum(axis=1) - n_pos
     if method not in ("pr", "roc"):
         msg = f"method must be 'pr' or 'roc', got {method!r}"
         raise ValueError(msg)
