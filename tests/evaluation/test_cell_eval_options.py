@@ -199,3 +199,77 @@ def test_cpm_floor_by_hand():
     assert np.isnan(kept.log2fc[0, 2])
     # BH over the two pairs kept, not the three tested
     np.testing.assert_allclose(kept.fdr[0, :2], false_discovery_control(de.pvalue[0, :2]), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ the VCC 2025 leaderboard: cell-eval 0.6.6
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("case", ["synthetic", "papalexi"])
+def test_cell_eval_066_conventions_equal_its_vcc_metrics(case, tmp_path):
+    folder = DATA / case / "cell_eval" / "v066_full"
+    argv = ["evaluate", "--real", str(DATA / case / "real.h5ad"), "--pred", str(DATA / case / "pred.h5ad")]
+    assert main([*argv, "--out", str(tmp_path), "--reference", "cell-eval-0.6.6"]) == 0
+    ours, _ = read_cell_eval(tmp_path / "results.csv")
+    theirs, _ = read_cell_eval(folder / "results.csv")
+    current, _ = read_cell_eval(DATA / case / "cell_eval" / "vcc" / "results.csv")
+    assert not np.allclose(theirs["overlap_at_N"], current["overlap_at_N"])  # the conventions move DES
+    for column in ours.columns:
+        np.testing.assert_allclose(ours[column], theirs[column], rtol=1e-6, atol=0, err_msg=column)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(("case", "side"), [("synthetic", "real"), ("papalexi", "pred")])
+def test_pdex_0127_table(case, side):
+    from vcc_core.data.normalize import log1p_normalize
+    from vcc_core.data.space import detect_space
+    from vcc_core.de.legacy import legacy_de
+
+    cells = ad.read_h5ad(DATA / case / f"{side}.h5ad")
+    cells = log1p_normalize(cells) if detect_space(cells.X) == "counts" else cells
+    de = legacy_de(cells.X, cells.obs["target_gene"], genes=cells.var_names)
+    table = pd.read_csv(DATA / case / "cell_eval" / "v066_full" / f"{side}_de.csv.gz")
+    ours = pd.DataFrame(
+        {"target": np.repeat(de.perts, de.genes.size), "feature": np.tile(de.genes, de.perts.size)}
+        | {"stat": de.statistic.ravel(), "q": de.fdr.ravel(), "lfc": de.log2fc.ravel(), "mean": de.target_mean.ravel()}
+    )
+    both = table.merge(ours, on=["target", "feature"], validate="one_to_one")
+    assert len(both) == len(table) == de.fdr.size
+    np.testing.assert_array_equal(both["stat"], both["statistic"])
+    np.testing.assert_allclose(both["mean"], both["target_mean"], rtol=2.4e-7)
+    lfc = np.nan_to_num(np.log2(both["fold_change"]), nan=0.0)
+    np.testing.assert_allclose(both["lfc"], lfc, rtol=1e-6, atol=1e-6)
+    # scipy sums the tie term in float32 in its own order: FDRs agree to 1e-4, significance exactly
+    np.testing.assert_allclose(both["q"], both["fdr"], rtol=1e-4)
+    np.testing.assert_array_equal(both["q"] < 0.05, both["fdr"] < 0.05)
+
+
+def test_pdex_0127_fold_change_clip_and_float32_pvalues():
+    from scipy.stats import mannwhitneyu
+
+    from vcc_core.de.legacy import clipped_fold_change, float32_pvalues
+
+    target, ref = np.array([0.0, 2.0, 0.0, 3.0], np.float32), np.array([0.0, 0.0, 4.0, 1.5], np.float32)
+    np.testing.assert_array_equal(clipped_fold_change(target, ref), [1.0, 20.0, 1.0 / 20.0, 2.0])
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=30).astype(np.float32), rng.normal(0.4, 1, size=50).astype(np.float32)
+    x[:3] = y[:3] = 0.0  # a tie block of 6
+    expected = mannwhitneyu(x, y, use_continuity=True)  # float32 samples: scipy computes in float32
+    stat = np.array([[expected.statistic]], dtype=np.float64)
+    got = float32_pvalues(stat, np.array([[6.0**3 - 6.0]]), n1=np.array([30]), n2=50)
+    assert got[0, 0] == float(expected.pvalue)
+
+
+def test_cell_eval_066_refuses_what_it_does_not_cover(tmp_path, capsys):
+    argv = [
+        "evaluate",
+        "--real",
+        str(DATA / "synthetic" / "real.h5ad"),
+        "--pred",
+        str(DATA / "synthetic" / "pred.h5ad"),
+    ]
+    argv += ["--out", str(tmp_path), "--reference", "cell-eval-0.6.6"]
+    assert main([*argv, "--profile", "full"]) == 2
+    assert "the cell-eval 0.6.6 conventions are those of the VCC 2025 leaderboard's metrics" in capsys.readouterr().err
+    assert main([*argv, "--ceiling"]) == 2
+    assert "scores a prediction in this process (no --ceiling" in capsys.readouterr().err

@@ -78,6 +78,13 @@ def register(subparsers) -> None:
         "in both the perturbation and the control (VCC 2025 profiles, as cell-eval; default: off)",
     )
     parser.add_argument(
+        "--reference",
+        choices=["cell-eval-0.8.2", "cell-eval-0.6.6"],
+        default="cell-eval-0.8.2",
+        help="conventions to follow: cell-eval 0.8.2 with pdex 0.3.0, or cell-eval 0.6.6 with pdex 0.1.27, which "
+        "computed the VCC 2025 leaderboard (--profile vcc only) (default: %(default)s)",
+    )
+    parser.add_argument(
         "--embed-key",
         help="obsm key of an embedding on both sides: the L2 and cosine PDS computed on it (VCC 2025 profiles, as "
         "cell-eval)",
@@ -116,10 +123,11 @@ def run(args) -> int:
         msg = "--pred is required unless --ceiling is given (the data ceiling of the real data alone)"
         raise ValueError(msg)
     if args.profile == "vcc2026":
-        if args.skip_metrics or args.epsilon or args.embed_key or args.cpm_filter is not None or args.pred is None:
+        options = (args.skip_metrics, args.epsilon, args.embed_key, args.cpm_filter is not None)
+        if any(options) or args.reference != "cell-eval-0.8.2" or args.pred is None:
             msg = (
                 "--profile vcc2026 scores a prediction (--pred) on its own terms "
-                "(no --skip-metrics, --epsilon, --embed-key, --cpm-filter)"
+                "(no --skip-metrics, --epsilon, --embed-key, --cpm-filter, --reference)"
             )
             raise ValueError(msg)
         return run_vcc2026(args, progress)
@@ -141,6 +149,11 @@ def run(args) -> int:
         common["embed_key"] = args.embed_key
     if args.cpm_filter is not None:
         common["cpm_filter"] = args.cpm_filter
+    if args.reference != "cell-eval-0.8.2":
+        if args.ceiling or args.scheduler != "inprocess":
+            msg = f"--reference {args.reference} scores a prediction in this process (no --ceiling, no --scheduler)"
+            raise ValueError(msg)
+        common["reference"] = args.reference
     if args.context_col:
         return run_contexts(args, common, progress)
     if args.ceiling:

@@ -21,14 +21,20 @@ from vcc_core.data.io import load_dataset, load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
 from vcc_core.de.cpm_filter import cpm_filtered
+from vcc_core.de.legacy import legacy_de
 from vcc_core.de.wilcoxon import DEResult, de_from_anndata
 from vcc_core.evaluation.embedding import embedded_pds, embedding_profiles
 from vcc_core.evaluation.loop import check_pds, compute_metrics, metric_inputs
 from vcc_core.evaluation.results import aggregate
 from vcc_core.keys import CONTROL, PERT_COL
-from vcc_core.metrics import get_metric, profile_metrics
+from vcc_core.metrics import VCC_METRICS, get_metric, profile_metrics
 from vcc_core.metrics.cells import energy_distances
 from vcc_core.progress import Say, sayer
+
+CURRENT, LEGACY = "cell-eval-0.8.2", "cell-eval-0.6.6"
+REFERENCES = (CURRENT, LEGACY)
+"""The conventions a run follows: cell-eval 0.8.2 with pdex 0.3.0 (default), or cell-eval 0.6.6 with pdex 0.1.27,
+which computed the VCC 2025 leaderboard."""
 
 
 def evaluate(
@@ -42,6 +48,7 @@ def evaluate(
     epsilon: float = 0.0,
     embed_key: str | None = None,
     cpm_filter: float | None = None,
+    reference: str = CURRENT,
     device=None,
     progress: Say | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -65,6 +72,9 @@ def evaluate(
         ``obsm`` key of an embedding on both sides: the L2 and cosine PDS on it (:mod:`~.embedding`).
     cpm_filter
         pdex's pooled-CPM floor on both sides' DE (``cell-eval run --cpm-filter``; :mod:`vcc_core.de.cpm_filter`).
+    reference
+        The conventions followed (:data:`REFERENCES`): cell-eval 0.8.2's, or ``"cell-eval-0.6.6"``, those of the
+        VCC 2025 leaderboard (pdex 0.1.27's DE, :mod:`vcc_core.de.legacy`; profile ``vcc`` only).
     device
         Torch device for the DE (default :func:`vcc_core.device.get_device`).
     progress
@@ -84,6 +94,7 @@ def evaluate(
         asked for with fewer than 2 perturbations.
     """
     names = metrics if metrics is not None else profile_metrics(profile)
+    check_reference(reference, names, cpm_filter=cpm_filter, epsilon=epsilon)
     need_de = any(get_metric(n).kind == "de" for n in names)
     need_cells = any(get_metric(n).kind == "cells" for n in names)
     say = sayer(progress)
@@ -119,7 +130,10 @@ def evaluate(
         de = None
         if need_de:
             say(f"Wilcoxon DE of {side} ({profiles.perts.size} perturbations x {adata.n_vars} genes)")
-            de = de_from_anndata(adata, pert_col=pert_col, control=control, device=device)
+            if reference == LEGACY:
+                de = legacy_de(adata.X, adata.obs[pert_col], control=control, genes=adata.var_names, device=device)
+            else:
+                de = de_from_anndata(adata, pert_col=pert_col, control=control, device=device)
             if cpm_filter is not None:
                 de = cpm_filtered(de, adata.X, adata.obs[pert_col], threshold=cpm_filter, control=control)
         edistance = None
@@ -176,6 +190,22 @@ def evaluate_profiles(
     check_pds(names, inputs.perts.size)
     results = compute_metrics(inputs, names)
     return results, aggregate(results)
+
+
+def check_reference(reference: str, names: list[str], *, cpm_filter, epsilon) -> None:
+    """Refuse an unknown set of conventions, or what the cell-eval 0.6.6 conventions are not implemented for."""
+    if reference not in REFERENCES:
+        msg = f"unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}"
+        raise ValueError(msg)
+    if reference != LEGACY:
+        return
+    other = [n for n in names if n not in VCC_METRICS]
+    if other or cpm_filter is not None or epsilon:
+        msg = (
+            "the cell-eval 0.6.6 conventions are those of the VCC 2025 leaderboard's metrics: --profile vcc "
+            "(overlap_at_N, mae, discrimination_score_l1), without --cpm-filter or --epsilon"
+        )
+        raise ValueError(msg)
 
 
 def value_dtype(x) -> np.dtype:
