@@ -8,7 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vcc_core.analyses.ceiling import ceiling, floor_des, gene_calls, half_inputs, keep_genes, seed_tables
+from vcc_core.analyses.ceiling import (
+    ceiling,
+    cpm_floor_des,
+    floor_des,
+    gene_calls,
+    half_inputs,
+    half_sides,
+    keep_genes,
+    seed_tables,
+)
 from vcc_core.data.dataset import open_dataset, split_perts
 from vcc_core.evaluation.scoring import score_replicate_scaled
 from vcc_core.evaluation.sides import real_cells
@@ -86,6 +95,22 @@ def test_floor_zero_is_the_plain_ceiling_and_a_floor_above_every_gene_leaves_not
     assert curve.loc[0.0, "n_genes"] == 300
     assert curve.loc[0.0, "overlap_at_N"] == pytest.approx(result.replicate_values()["overlap_at_N"])
     assert curve["n_genes"].is_monotonic_decreasing
+
+
+def test_cpm_floor_off_is_the_plain_ceiling_and_a_floor_removes_calls(result):
+    curve = result.cpm_curve()
+    assert list(curve.index) == [0.0, 1.0, 5.0, 10.0, 20.0, 50.0]
+    assert curve.loc[0.0, "overlap_at_N"] == pytest.approx(result.replicate_values()["overlap_at_N"])
+    assert curve.loc[0.0, "n_de"] == pytest.approx(result.replicate_values()["de_nsig_counts_real"])
+    assert curve["n_de"].is_monotonic_decreasing  # a higher floor never adds a call
+
+
+def test_a_cpm_floor_above_every_gene_drops_every_call(cells, dataset):
+    options = {"pert_col": dataset.pert_col, "control": dataset.control}
+    halves, sides = half_sides(cells, seed=0, **options)
+    table = cpm_floor_des(halves, sides, [0.0, 1e6], **options)
+    assert table["n_de"].iloc[0] > 0
+    assert table["n_de"].iloc[1] == 0  # no gene holds a million CPM on its own
 
 
 def test_floor_above_every_gene(cells, dataset):

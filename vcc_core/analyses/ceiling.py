@@ -9,7 +9,8 @@ half A (in the real role). The mean over perturbations, then over seeds, is the 
 The DES of a replicate is far from 1 when a perturbation has few DE genes: noise calls a different set of genes in
 each half. Those one-half calls sit mostly on lowly expressed genes, so the gene report gives each gene's mean
 control expression (log1p) next to how often it was called in one half only or in both, and the DES is recomputed
-with the genes under an expression floor left out.
+with the genes under an expression floor left out, and with pdex's pooled-CPM floor (``cell-eval run
+--cpm-filter T``, :mod:`vcc_core.de.cpm_filter`) applied to both halves' DE.
 
 Cells are normalised as the real side of :mod:`~vcc_core.evaluation.sides` is (the split's cells and the controls,
 to their own median total), then split; the halves are not renormalised.
@@ -26,6 +27,7 @@ import pandas as pd
 
 from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
+from vcc_core.de.cpm_filter import cpm_filtered
 from vcc_core.evaluation.loop import compute_metrics, metric_inputs, per_perturbation
 from vcc_core.evaluation.sides import real_cells, real_side, side_of_cells
 from vcc_core.keys import CONTROL, PERT_COL
@@ -36,6 +38,8 @@ from vcc_core.progress import Progress, reporter
 
 FLOORS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 """Default expression floors: mean log1p control expression a gene needs to stay in the DES."""
+CPM_FLOORS = (0.0, 1.0, 5.0, 10.0, 20.0, 50.0)
+"""pdex's pooled-CPM floors the DES ceiling is shown at (0: no floor; cell-eval's suggested start is 5)."""
 _GENE_ARRAYS = ("real_means", "pred_means", "real_fdr", "pred_fdr", "real_lfc", "pred_lfc")
 
 
@@ -47,9 +51,39 @@ def half_inputs(
     ``cells`` are log1p-normalised cells of the perturbations and the controls. A perturbation with a single cell
     has no cell in either half and is left out.
     """
+    _, sides = half_sides(cells, seed=seed, pert_col=pert_col, control=control, device=device)
+    return replicate_inputs(sides)
+
+
+def replicate_inputs(sides, des=None) -> MetricInputs:
+    """Half B's side (``sides[1]``) scored against half A's, with the DE results ``des`` instead of theirs."""
+    real_de, pred_de = des if des is not None else (sides[0].de, sides[1].de)
+    return metric_inputs(sides[0].profiles, sides[1].profiles, real_de=real_de, pred_de=pred_de)
+
+
+def half_sides(cells: ad.AnnData, *, seed: int, pert_col: str, control: str, device=None) -> tuple[list, list]:
+    """The two halves' cells and their sides (pseudobulk and DE)."""
     half = half_split(cells.obs[pert_col].to_numpy(), control=control, seed=seed)
-    a, b = (side_of_cells(cells[half == h], pert_col=pert_col, control=control, device=device) for h in (0, 1))
-    return metric_inputs(a.profiles, b.profiles, real_de=a.de, pred_de=b.de)
+    halves = [cells[half == h] for h in (0, 1)]
+    return halves, [side_of_cells(h, pert_col=pert_col, control=control, device=device) for h in halves]
+
+
+def cpm_floor_des(halves, sides, floors: Sequence[float], *, pert_col: str, control: str) -> pd.DataFrame:
+    """DES of half B against half A with pdex's pooled-CPM floor (0: none) applied to both halves' DE: one row per
+    floor, ``cpm_floor``, ``overlap_at_N`` (mean over perturbations) and ``n_de`` (mean half-A DE genes)."""
+    rows = []
+    for floor in floors:
+        des = [
+            cpm_filtered(side.de, h.X, h.obs[pert_col], threshold=floor, control=control) if floor > 0 else side.de
+            for side, h in zip(sides, halves, strict=True)
+        ]
+        kept = replicate_inputs(sides, des)
+        des_values = compute_metrics(kept, ["overlap_at_N"], sort=False)["overlap_at_N"]
+        n_de = significant(kept.real_fdr).sum(axis=1).mean()
+        rows.append(
+            {"cpm_floor": floor, "overlap_at_N": des_values.to_numpy(np.float64, na_value=np.nan).mean(), "n_de": n_de}
+        )
+    return pd.DataFrame(rows)
 
 
 def keep_genes(inputs: MetricInputs, keep: np.ndarray) -> MetricInputs:
@@ -95,22 +129,26 @@ def floor_des(inputs: MetricInputs, control_mean: np.ndarray, floors: Sequence[f
     return pd.DataFrame(rows)
 
 
-@cached("ceiling_seed", version="1")
+@cached("ceiling_seed", version="2")
 def seed_tables(
     dataset: Dataset, *, seed: int, split: str = "test", profile: str = "bulk", floors: tuple = FLOORS
 ) -> dict[str, pd.DataFrame]:
-    """One seed's split-half replicate of ``split``: ``metrics`` per perturbation, ``genes`` and ``floors`` tables.
+    """One seed's split-half replicate of ``split``: ``metrics`` per perturbation, ``genes``, ``floors`` and
+    ``cpm_floors`` tables.
 
-    ``metrics`` has a ``perturbation`` column and one column per metric of ``profile`` (see :func:`gene_calls`
-    and :func:`floor_des` for the others).
+    ``metrics`` has a ``perturbation`` column and one column per metric of ``profile`` (see :func:`gene_calls`,
+    :func:`floor_des` and :func:`half_inputs` for the others).
     """
     cells = real_cells(dataset, split_perts(dataset, split))
     control_mean = real_side(dataset, split).profiles.control
-    inputs = half_inputs(cells, seed=seed, pert_col=dataset.pert_col, control=dataset.control)
+    options = {"pert_col": dataset.pert_col, "control": dataset.control}
+    halves, sides = half_sides(cells, seed=seed, **options)
+    inputs = replicate_inputs(sides)
     return {
         "metrics": per_perturbation(inputs, profile=profile).reset_index(),
         "genes": gene_calls(inputs, control_mean),
         "floors": floor_des(inputs, control_mean, floors),
+        "cpm_floors": cpm_floor_des(halves, sides, CPM_FLOORS, **options),
     }
 
 
@@ -142,6 +180,8 @@ class Ceiling:
         Per gene: ``control_mean`` (log1p), ``de_both`` and ``de_one_half`` summed over seeds and perturbations.
     floors
         Per (``seed``, ``floor``): genes kept, mean DES and mean half-A DE genes over the genes kept.
+    cpm_floors
+        Per (``seed``, ``cpm_floor``): mean DES and mean half-A DE genes with pdex's pooled-CPM floor on both halves.
     real
         Per perturbation of the full real data: ``n_de_real`` and ``effect_l2``.
     """
@@ -150,6 +190,7 @@ class Ceiling:
     genes: pd.DataFrame
     floors: pd.DataFrame
     real: pd.DataFrame
+    cpm_floors: pd.DataFrame | None = None
 
     @property
     def n_seeds(self) -> int:
@@ -172,6 +213,17 @@ class Ceiling:
         return pd.DataFrame(
             {
                 "n_genes": groups["n_genes"].first(),
+                "overlap_at_N": groups["overlap_at_N"].mean(),
+                "overlap_at_N_std": groups["overlap_at_N"].std(ddof=0),
+                "n_de": groups["n_de"].mean(),
+            }
+        )
+
+    def cpm_curve(self) -> pd.DataFrame:
+        """Per pooled-CPM floor (0: none): the mean and standard deviation over seeds of the DES, mean DE genes."""
+        groups = self.cpm_floors.groupby("cpm_floor")
+        return pd.DataFrame(
+            {
                 "overlap_at_N": groups["overlap_at_N"].mean(),
                 "overlap_at_N_std": groups["overlap_at_N"].std(ddof=0),
                 "n_de": groups["n_de"].mean(),
@@ -218,18 +270,23 @@ def ceiling(
         genes=genes,
         floors=pd.concat([t["floors"].assign(seed=s) for s, t in enumerate(tables)], ignore_index=True),
         real=real,
+        cpm_floors=pd.concat([t["cpm_floors"].assign(seed=s) for s, t in enumerate(tables)], ignore_index=True),
     )
 
 
 __all__ = [
+    "CPM_FLOORS",
     "FLOORS",
     "Ceiling",
     "ceiling",
+    "cpm_floor_des",
     "floor_des",
     "gene_calls",
     "half_inputs",
+    "half_sides",
     "keep_genes",
     "real_effects",
+    "replicate_inputs",
     "seed_tables",
 ]
 

@@ -101,6 +101,26 @@ def floor_curve(curve: pd.DataFrame) -> go.Figure:
     return style(fig, title="DES ceiling when lowly expressed genes are left out", height=380)
 
 
+def cpm_curve(curve: pd.DataFrame) -> go.Figure:
+    """DES ceiling (mean ± std over seeds) against pdex's pooled-CPM floor (``cell-eval run --cpm-filter``; 0: off);
+    the mean number of DE genes per perturbation written at each point."""
+    fig = go.Figure(
+        go.Scatter(
+            x=["off" if floor == 0 else f"{floor:g}" for floor in curve.index],
+            y=curve["overlap_at_N"],
+            error_y={"type": "data", "array": curve["overlap_at_N_std"], "thickness": 1},
+            mode="lines+markers+text",
+            text=[f"{n:.0f} DE genes" for n in curve["n_de"]],
+            textposition="top center",
+            name="DES ceiling",
+            line_color="#F58518",
+        )
+    )
+    fig.update_xaxes(title="--cpm-filter T: a gene's DE dropped where its pooled CPM ≤ T in both groups")
+    fig.update_yaxes(title="DES of a split-half replicate")
+    return style(fig, title="DES ceiling with cell-eval's CPM floor", height=380)
+
+
 def against_replicate(table: pd.DataFrame, *, name: str, metric: str = "overlap_at_N") -> go.Figure:
     """A prediction's ``metric`` per perturbation (y) against a split-half replicate's (x), the diagonal drawn: a point
     on it is as good as a second run of the experiment."""
