@@ -19,7 +19,6 @@ import warnings
 
 import numpy as np
 from scipy import sparse
-from scipy.stats import pearsonr
 
 BLOCK_CELLS = 2048
 FULL_MATRIX = 1 << 27  # 512 MiB of float32 distances
@@ -50,6 +49,8 @@ def energy_distances(x, codes: np.ndarray, n_groups: int, control: int = 0) -> n
 def pearson_edistance(real_edistance: np.ndarray, pred_edistance: np.ndarray) -> float:
     """Pearson correlation over perturbations of the real and predicted energy distances (NaN if either is
     constant)."""
+    from scipy.stats import pearsonr  # scipy.stats takes half a second to import: only when this metric is asked for
+
     if np.ptp(real_edistance) == 0 or np.ptp(pred_edistance) == 0:
         return float("nan")
     return float(pearsonr(real_edistance, pred_edistance).statistic)
