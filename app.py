@@ -10,6 +10,7 @@ import streamlit as st
 import ui
 
 st.set_page_config(page_title="VCC Explorer", page_icon="🧬", layout="wide")
+st.logo("assets/logo.svg", icon_image="assets/icon.svg")  # the wide logo in the sidebar, the icon when it is closed
 
 pages = [
     st.Page("app_pages/dataset.py", title="Dataset", icon=":material/dataset:", default=True),

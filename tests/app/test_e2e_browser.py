@@ -157,6 +157,9 @@ def test_dataset_page(page, server, out_dir, latencies):
     open_page(page, f"{server}/?data={DATA}", charts=4)
     latencies["server_start_to_dataset_page"] = [time.monotonic() - STARTED["server"]]  # the first page served
     assert page.get_by_text("Cells", exact=True).first.is_visible()
+    logo = page.locator('[data-testid="stSidebar"] [data-testid="stSidebarLogo"]').first
+    assert logo.is_visible()  # assets/logo.svg, served by st.logo
+    assert logo.evaluate("image => image.naturalWidth") > 0  # the file was found and drawn
     page.get_by_text("Knockdown table").click()  # expanders open in the browser, without a rerun
     assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
