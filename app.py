@@ -26,4 +26,5 @@ navigation = st.navigation(pages)
 ui.dataset_picker()
 st.sidebar.caption("VCC Explorer · perturbation-prediction metrics, visually")
 navigation.run()
+ui.download_page_figures(navigation.url_path or "dataset")
 ui.cache_status()  # after the page: a cache that failed while it ran is said at once

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +34,14 @@ from vcc_core.evaluation.sides import inputs_of
 from vcc_core.evaluation.sources import PredictionSource, sides
 from vcc_core.metrics import MetricInputs
 from vcc_core.models import model_options
+from vcc_core.plots.export import FORMATS, browser_path, figure_bytes, figures_zip
 from vcc_core.progress import Progress
 
 ROOT = Path(__file__).resolve().parent
 BUILTIN = {"Synthetic screen (60 perturbations, 2,000 genes)": "small", "Tiny synthetic (12 perturbations)": "tiny"}
 REGISTERED, SELECT = "registered_datasets", "select_dataset"  # session keys of datasets added by a page
 CHOICE, PRIVATE = "dataset_choice", "private_predictions"  # session keys: the frame's choice, private uploads
+FIGURES = "page_figures"  # session key: the figures the current page offers, by name
 
 
 def data_dirs() -> list[Path]:
@@ -110,6 +113,7 @@ def page(title: str, *, required: bool = True) -> Dataset | None:
     page run on its own (without the frame) draws the picker itself.
     """
     st.title(title)
+    st.session_state[FIGURES] = {}  # the figures this run of the page offers (download_page_figures)
     choice = st.session_state.get(CHOICE) or dataset_picker()
     try:
         return load(choice)
@@ -340,6 +344,47 @@ def temp_file(name: str) -> Path:
     return Path(st.session_state["tmpdir"]) / Path(name).name
 
 
-def download_figure(fig, name: str, *, label: str = "Download figure (HTML)") -> None:
-    """A download button for a plotly figure as standalone HTML (plotly.js from its CDN)."""
-    st.download_button(label, fig.to_html(include_plotlyjs="cdn"), f"{name}.html", key=f"dl_{name}")
+def download_figure(fig, name: str, *, label: str = "Download figure") -> None:
+    """A menu of downloads for a plotly figure: PNG and SVG for slides (made when clicked:
+    :mod:`vcc_core.plots.export`), standalone HTML; the figure also goes into the page's zip of figures."""
+    st.session_state.setdefault(FIGURES, {})[name] = fig
+    with st.popover(label, icon=":material/download:"):
+        for fmt in ("png", "svg", "html"):
+            if fmt != "html" and (reason := static_export_problem()):
+                st.caption(reason)
+                continue
+            st.download_button(
+                fmt.upper(),
+                partial(figure_bytes, fig, fmt),
+                f"{name}.{fmt}",
+                FORMATS[fmt],
+                key=f"dl_{name}_{fmt}",
+                on_click="ignore",
+            )
+
+
+def download_page_figures(page_name: str) -> None:
+    """One sidebar button with every figure the page offered, in PNG, SVG and HTML, as a zip (made when clicked)."""
+    figures = dict(st.session_state.get(FIGURES, {}))
+    if not figures:
+        return
+    formats = ("html",) if static_export_problem() else ("png", "svg", "html")
+    st.sidebar.download_button(
+        f"All {len(figures)} figures of this page (zip)",
+        partial(figures_zip, figures, formats),
+        f"{page_name}_figures.zip",
+        "application/zip",
+        key="dl_page_figures",
+        on_click="ignore",
+        icon=":material/folder_zip:",
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def static_export_problem() -> str | None:
+    """Why PNG and SVG cannot be made here (no Chromium), or None: checked once per process."""
+    try:
+        browser_path()
+    except RuntimeError as err:
+        return str(err)
+    return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,19 @@ def test_ceiling_page(page, server, out_dir):
     open_page(page, f"{server}/ceiling?data={DATA}", charts=3)
     assert_no_errors(page, "ceiling")
     shot(page, out_dir, "5_ceiling")
+    # a figure for a slide: the first figure's menu, its PNG made by kaleido in Chromium when clicked
+    page.locator('[data-testid="stPopover"] button').first.click()
+    with page.expect_download() as png:
+        page.get_by_role("button", name="PNG", exact=True).first.click()
+    assert png.value.suggested_filename == "des_ceiling.png"
+    assert Path(png.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page.keyboard.press("Escape")
+    with page.expect_download() as bundle:  # every figure of the page, three formats each
+        page.locator('[data-testid="stSidebar"]').get_by_role("button", name="figures of this page").click()
+    names = zipfile.ZipFile(bundle.value.path()).namelist()
+    assert "des_ceiling.svg" in names
+    assert "pds_ceiling.png" in names
+    assert len(names) == 3 * len({n.rsplit(".", 1)[0] for n in names})
 
 
 def test_leaderboard_page(page, server, out_dir):
