@@ -9,7 +9,8 @@ import pytest
 
 from tests.evaluation.test_evaluate import DATA, read_cell_eval
 from vcc_core.__main__ import main
-from vcc_core.evaluation.data_ceiling import data_ceiling, disjoint_halves, spearman_brown
+from vcc_core.evaluation.data_ceiling import data_ceiling, spearman_brown
+from vcc_core.evaluation.scoring2026 import disjoint_halves
 
 CONTROL = "non-targeting"
 
@@ -22,13 +23,18 @@ def test_ceiling_equals_cell_eval(case):
     expected, null = read_cell_eval(folder / "ceiling_results.csv")
     assert list(results.columns) == list(expected.columns)
     assert list(results.index) == list(expected.index)
+    assert_results_equal(results, expected, null)
+    expected_agg = pd.read_csv(folder / "agg_ceiling_results.csv")
+    assert list(agg.columns) == list(expected_agg.columns)
+    np.testing.assert_allclose(agg.to_numpy(float), expected_agg.to_numpy(float), rtol=1e-6, atol=0)
+
+
+def assert_results_equal(results, expected, null) -> None:
+    """Every column: no value where cell-eval wrote none, and its values to 1e-6 relative."""
     for column in results.columns:
         np.testing.assert_array_equal(results[column].isna(), null[column], err_msg=column)
         values = results[column].to_numpy(dtype=float, na_value=np.nan)
         np.testing.assert_allclose(values, expected[column], rtol=1e-6, atol=0, err_msg=column)
-    expected_agg = pd.read_csv(folder / "agg_ceiling_results.csv")
-    assert list(agg.columns) == list(expected_agg.columns)
-    np.testing.assert_allclose(agg.to_numpy(float), expected_agg.to_numpy(float), rtol=1e-6, atol=0)
 
 
 def test_command_line_ceiling_only_and_skip_metrics(tmp_path, capsys):
@@ -62,15 +68,15 @@ def labelled(counts: dict[str, int]) -> ad.AnnData:
 
 def test_halves_are_disjoint_and_of_half_depth():
     adata = labelled({CONTROL: 7, "A": 4, "B": 1, "C": 5})
-    first, second = disjoint_halves(adata, pert_col="target_gene", control=CONTROL, seed=3)
+    first, second = disjoint_halves(adata, seed=3, pert_col="target_gene", control=CONTROL)
     assert set(first.obs_names).isdisjoint(second.obs_names)
     for half in (first, second):
         # floor(n / 2) cells of each group; B (one cell) cannot be split and is dropped
         assert half.obs["target_gene"].value_counts().to_dict() == {CONTROL: 3, "A": 2, "C": 2}
-    again = disjoint_halves(adata, pert_col="target_gene", control=CONTROL, seed=3)
+    again = disjoint_halves(adata, seed=3, pert_col="target_gene", control=CONTROL)
     assert list(again[0].obs_names) == list(first.obs_names)  # the seed fixes the split
     with pytest.raises(ValueError, match="control 'non-targeting' has fewer than 2 cells"):
-        disjoint_halves(labelled({CONTROL: 1, "A": 4}), pert_col="target_gene", control=CONTROL, seed=0)
+        disjoint_halves(labelled({CONTROL: 1, "A": 4}), seed=0, pert_col="target_gene", control=CONTROL)
 
 
 def test_spearman_brown_by_hand():
@@ -101,10 +107,7 @@ def test_epsilon_equals_cell_eval(case):
     expected, null = read_cell_eval(DATA / case / "cell_eval" / "options" / "epsilon" / "results.csv")
     plain, _ = read_cell_eval(DATA / case / "cell_eval" / "full" / "results.csv")
     assert not np.allclose(expected["de_spearman_lfc_sig"], plain["de_spearman_lfc_sig"], equal_nan=True)
-    for column in results.columns:
-        np.testing.assert_array_equal(results[column].isna(), null[column], err_msg=column)
-        values = results[column].to_numpy(dtype=float, na_value=np.nan)
-        np.testing.assert_allclose(values, expected[column], rtol=1e-6, atol=0, err_msg=column)
+    assert_results_equal(results, expected, null)
 
 
 @pytest.mark.reference
@@ -173,10 +176,7 @@ def test_cpm_filter_equals_cell_eval(case):
     expected, null = read_cell_eval(DATA / case / "cell_eval" / "options" / "cpm_filter5" / "results.csv")
     plain, _ = read_cell_eval(DATA / case / "cell_eval" / "full" / "results.csv")
     assert not np.allclose(expected["roc_auc"], plain["roc_auc"], equal_nan=True)  # the floor moved the DE
-    for column in results.columns:
-        np.testing.assert_array_equal(results[column].isna(), null[column], err_msg=column)
-        values = results[column].to_numpy(dtype=float, na_value=np.nan)
-        np.testing.assert_allclose(values, expected[column], rtol=1e-6, atol=0, err_msg=column)
+    assert_results_equal(results, expected, null)
 
 
 def test_cpm_floor_by_hand():

@@ -2,10 +2,11 @@
 given the noise of the real data alone.
 
 The real cells, normalised as :func:`~vcc_core.evaluation.evaluate.evaluate` normalises them, are split per
-perturbation (control included) into two disjoint halves of ``floor(n / 2)`` cells: the groups in pandas' groupby
-order, each group's rows shuffled by ``numpy.random.default_rng(seed).permutation`` in turn, the first half one side
-and the next half the other (an odd cell out; a group of one cell dropped). The first half is scored as the real
-data and the second as a prediction by the usual metric loop (``ceiling_results.csv``). The ceiling
+perturbation (control included) into two disjoint halves of ``floor(n / 2)`` cells, drawn as cell-eval2's anchor
+draws them (:func:`~vcc_core.evaluation.scoring2026.disjoint_halves`: groups in pandas' groupby order, each
+group's rows shuffled by ``numpy.random.default_rng(seed)`` in turn; an odd cell out, a group of one dropped).
+The first half is scored as the real data and the second as a prediction by the usual metric loop
+(``ceiling_results.csv``). The ceiling
 (``agg_ceiling_results.csv``) is each metric's mean over perturbations mapped from half to full depth by
 Spearman-Brown, ``2 r / (1 + r)``, for the bounded agreement metrics of :data:`SPEARMAN_BROWN` where ``r > 0``;
 NaN elsewhere (an error, a count, or ``r <= 0``: no defensible ceiling).
@@ -22,10 +23,9 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from vcc_core.data.io import load_dataset
-from vcc_core.data.normalize import log1p_normalize
-from vcc_core.evaluation.evaluate import evaluate
+from vcc_core.evaluation.evaluate import evaluate, normalised_real
 from vcc_core.evaluation.results import aggregate
+from vcc_core.evaluation.scoring2026 import disjoint_halves
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.progress import Say, sayer
 
@@ -43,27 +43,6 @@ SPEARMAN_BROWN = frozenset(
     }
 )
 """The metrics cell-eval 0.8.2 corrects by Spearman-Brown (``_evaluator.py::SB_METRICS``)."""
-
-
-def disjoint_halves(adata: ad.AnnData, *, pert_col: str, control: str, seed: int) -> tuple[ad.AnnData, ad.AnnData]:
-    """The two disjoint halves of ``adata`` (module docstring). Raises ``ValueError`` when the control or every
-    perturbation has fewer than 2 cells."""
-    rng = np.random.default_rng(seed)
-    first, second = [], []
-    for _, rows in adata.obs.groupby(pert_col, observed=True).indices.items():
-        shuffled = rng.permutation(np.asarray(rows))
-        half = shuffled.size // 2
-        if half >= 1:
-            first.append(shuffled[:half])
-            second.append(shuffled[half : 2 * half])
-    if not first:
-        msg = "no perturbation has 2 cells or more to split for the data ceiling"
-        raise ValueError(msg)
-    halves = adata[np.concatenate(first)].copy(), adata[np.concatenate(second)].copy()
-    if control not in set(halves[0].obs[pert_col].astype(str)):
-        msg = f"the control {control!r} has fewer than 2 cells: no disjoint halves for the data ceiling"
-        raise ValueError(msg)
-    return halves
 
 
 def spearman_brown(results: pd.DataFrame) -> pd.DataFrame:
@@ -93,14 +72,9 @@ def data_ceiling(
     """The half-depth scores per perturbation (``ceiling_results.csv``) and the ceiling (``agg_ceiling_results.csv``)
     of ``real`` for ``profile`` (or ``metrics``), as ``cell-eval run --ceiling --ceiling-seed seed`` writes them."""
     say = sayer(progress)
-    try:
-        adata, space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
-    except ValueError as err:
-        raise ValueError(f"real data: {err}") from err
-    if space == "counts":
-        adata = log1p_normalize(adata, copy=isinstance(real, ad.AnnData))
+    adata = normalised_real(real, pert_col=pert_col, control=control)
     say(f"data ceiling: disjoint halves of the real cells (seed {seed})")
-    first, second = disjoint_halves(adata, pert_col=pert_col, control=control, seed=seed)
+    first, second = disjoint_halves(adata, seed=seed, pert_col=pert_col, control=control)
     results, _ = evaluate(
         first,
         second,

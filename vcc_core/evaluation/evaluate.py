@@ -192,6 +192,16 @@ def evaluate_profiles(
     return results, aggregate(results)
 
 
+def normalised_real(real: ad.AnnData | str | Path, *, pert_col: str, control: str) -> ad.AnnData:
+    """The real data as :func:`evaluate` reads it: loaded and checked (errors start with ``real data:``), counts
+    normalised to the file's median total then log1p (an AnnData passed in is left as it is)."""
+    try:
+        adata, space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
+    except ValueError as err:
+        raise ValueError(f"real data: {err}") from err
+    return log1p_normalize(adata, copy=isinstance(real, ad.AnnData)) if space == "counts" else adata
+
+
 def check_reference(reference: str, names: list[str], *, cpm_filter, epsilon) -> None:
     """Refuse an unknown set of conventions, or what the cell-eval 0.6.6 conventions are not implemented for."""
     if reference not in REFERENCES:

@@ -16,9 +16,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from vcc_core.data.io import load_dataset
-from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import pseudobulk
+from vcc_core.evaluation.evaluate import normalised_real
 from vcc_core.keys import CONTROL, PERT_COL
 
 
@@ -26,12 +25,7 @@ def mean_baseline(
     real: ad.AnnData | str | Path, *, pert_col: str = PERT_COL, control: str = CONTROL, as_delta: bool = False
 ) -> ad.AnnData:
     """The mean-baseline submission of ``real`` (module docstring), in log1p space, in the data's float type."""
-    try:
-        adata, space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
-    except ValueError as err:
-        raise ValueError(f"real data: {err}") from err
-    if space == "counts":
-        adata = log1p_normalize(adata, copy=isinstance(real, ad.AnnData))
+    adata = normalised_real(real, pert_col=pert_col, control=control)
     profiles = pseudobulk(adata, pert_col=pert_col, control=control, space="log1p")
     if as_delta:
         profile = profiles.control + (profiles.means - profiles.control[None, :]).mean(axis=0)

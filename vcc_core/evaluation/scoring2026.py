@@ -81,7 +81,7 @@ def disjoint_halves(
 ) -> tuple[ad.AnnData, ad.AnnData]:
     """Two halves of ``floor(n / 2)`` cells of every group (control included), drawn without replacement by
     ``default_rng(seed)`` (groups in pandas' groupby order; an odd cell out is left out; a group of one is
-    dropped)."""
+    dropped): cell-eval's and cell-eval2's split alike. ``ValueError`` when no group or not the control has 2 cells."""
     rng = np.random.default_rng(seed)
     a, b = [], []
     for _, rows in real.obs.groupby(pert_col, observed=True).indices.items():
@@ -90,6 +90,9 @@ def disjoint_halves(
         if half >= 1:
             a.append(shuffled[:half])
             b.append(shuffled[half : 2 * half])
+    if not a:
+        msg = "no perturbation has 2 cells or more: the data cannot be split into two halves"
+        raise ValueError(msg)
     half_a, half_b = real[np.concatenate(a)].copy(), real[np.concatenate(b)].copy()
     if control not in set(half_a.obs[pert_col].astype(str)):
         msg = f"the control {control!r} has fewer than 2 cells: the data cannot be split into two halves"
