@@ -84,41 +84,46 @@ def floor_curve(curve: pd.DataFrame) -> go.Figure:
 
     The floors are spaced evenly (a category axis): most lie near 0, where a numeric axis piles up their labels.
     """
-    fig = go.Figure(
-        go.Scatter(
-            x=[f"≥ {floor:g}" for floor in curve.index],
-            y=curve["overlap_at_N"],
-            error_y={"type": "data", "array": curve["overlap_at_N_std"], "thickness": 1},
-            mode="lines+markers+text",
-            text=[f"{n:,} genes" for n in curve["n_genes"]],
-            textposition="top center",
-            name="DES ceiling",
-            line_color="#4C78A8",
-        )
+    return _des_curve(
+        curve,
+        x=[f"≥ {floor:g}" for floor in curve.index],
+        text=[f"{n:,} genes" for n in curve["n_genes"]],
+        color="#4C78A8",
+        x_title="expression floor: genes kept have mean control log1p ≥ floor",
+        title="DES ceiling when lowly expressed genes are left out",
     )
-    fig.update_xaxes(title="expression floor: genes kept have mean control log1p ≥ floor")
-    fig.update_yaxes(title="DES of a split-half replicate")
-    return style(fig, title="DES ceiling when lowly expressed genes are left out", height=380)
 
 
 def cpm_curve(curve: pd.DataFrame) -> go.Figure:
     """DES ceiling (mean ± std over seeds) against pdex's pooled-CPM floor (``cell-eval run --cpm-filter``; 0: off);
     the mean number of DE genes per perturbation written at each point."""
+    return _des_curve(
+        curve,
+        x=["off" if floor == 0 else f"{floor:g}" for floor in curve.index],
+        text=[f"{n:.0f} DE genes" for n in curve["n_de"]],
+        color="#F58518",
+        x_title="--cpm-filter T: a gene's DE dropped where its pooled CPM ≤ T in both groups",
+        title="DES ceiling with cell-eval's CPM floor",
+    )
+
+
+def _des_curve(curve: pd.DataFrame, *, x: list[str], text: list[str], color: str, x_title: str, title: str):
+    """The split-half DES (mean, std error bars) at each floor of ``curve``, evenly spaced, labelled by ``text``."""
     fig = go.Figure(
         go.Scatter(
-            x=["off" if floor == 0 else f"{floor:g}" for floor in curve.index],
+            x=x,
             y=curve["overlap_at_N"],
             error_y={"type": "data", "array": curve["overlap_at_N_std"], "thickness": 1},
             mode="lines+markers+text",
-            text=[f"{n:.0f} DE genes" for n in curve["n_de"]],
+            text=text,
             textposition="top center",
             name="DES ceiling",
-            line_color="#F58518",
+            line_color=color,
         )
     )
-    fig.update_xaxes(title="--cpm-filter T: a gene's DE dropped where its pooled CPM ≤ T in both groups")
+    fig.update_xaxes(title=x_title)
     fig.update_yaxes(title="DES of a split-half replicate")
-    return style(fig, title="DES ceiling with cell-eval's CPM floor", height=380)
+    return style(fig, title=title, height=380)
 
 
 def against_replicate(table: pd.DataFrame, *, name: str, metric: str = "overlap_at_N") -> go.Figure:
