@@ -13,6 +13,9 @@ PROFILE_NAMES = ("vcc", "minimal", "pds", "de", "anndata", "full", "bulk", "extr
 """``vcc_core.metrics.PROFILES`` and vcc2026, written out: reading them would load every metric (and torch) even
 for a command that needs none of them (a test checks the two lists agree)."""
 
+CURRENT = "cell-eval-0.8.2"
+"""The default conventions (``vcc_core.evaluation.evaluate.CURRENT``, written out: reading it imports torch)."""
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -79,8 +82,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--reference",
-        choices=["cell-eval-0.8.2", "cell-eval-0.6.6"],
-        default="cell-eval-0.8.2",
+        choices=[CURRENT, "cell-eval-0.6.6"],
+        default=CURRENT,
         help="conventions to follow: cell-eval 0.8.2 with pdex 0.3.0, or cell-eval 0.6.6 with pdex 0.1.27, which "
         "computed the VCC 2025 leaderboard (--profile vcc only) (default: %(default)s)",
     )
@@ -124,7 +127,7 @@ def run(args) -> int:
         raise ValueError(msg)
     if args.profile == "vcc2026":
         options = (args.skip_metrics, args.epsilon, args.embed_key, args.cpm_filter is not None)
-        if any(options) or args.reference != "cell-eval-0.8.2" or args.pred is None:
+        if any(options) or args.reference != CURRENT or args.pred is None:
             msg = (
                 "--profile vcc2026 scores a prediction (--pred) on its own terms "
                 "(no --skip-metrics, --epsilon, --embed-key, --cpm-filter, --reference)"
@@ -135,9 +138,12 @@ def run(args) -> int:
     if extras:
         msg = f"{', '.join(extras)} go(es) with --profile vcc2026"
         raise ValueError(msg)
-    in_memory = args.ceiling or args.context_col or args.embed_key or args.cpm_filter is not None
-    if in_memory and args.scheduler != "inprocess":
-        msg = "--ceiling, --context-col, --embed-key and --cpm-filter read the cells in memory; leave --scheduler out"
+    in_memory = (args.ceiling, args.context_col, args.embed_key, args.cpm_filter is not None, args.reference != CURRENT)
+    if any(in_memory) and args.scheduler != "inprocess":
+        msg = (
+            "--ceiling, --context-col, --embed-key, --cpm-filter and --reference read the cells in memory; "
+            "leave --scheduler out"
+        )
         raise ValueError(msg)
     from vcc_core.evaluation.evaluate import evaluate
     from vcc_core.evaluation.results import write_results
@@ -149,8 +155,8 @@ def run(args) -> int:
         common["embed_key"] = args.embed_key
     if args.cpm_filter is not None:
         common["cpm_filter"] = args.cpm_filter
-    if args.reference != "cell-eval-0.8.2":
-        if args.ceiling or args.scheduler != "inprocess":
+    if args.reference != CURRENT:
+        if args.ceiling:
             msg = f"--reference {args.reference} scores a prediction in this process (no --ceiling, no --scheduler)"
             raise ValueError(msg)
         common["reference"] = args.reference
