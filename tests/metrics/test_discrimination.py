@@ -1,9 +1,11 @@
-"""PDS: hand-computed ranks (target gene left out, ties), a loop over scikit-learn as oracle, our variants."""
+"""PDS: hand-computed ranks (target gene left out, ties), a loop over scikit-learn as oracle, our variants; every
+test on both paths of the distances (torch, and the CPU-only one that leaves torch unimported)."""
 
 import numpy as np
 import pytest
 from sklearn.metrics import pairwise_distances
 
+from vcc_core.metrics import discrimination
 from vcc_core.metrics.discrimination import (
     discrimination_score,
     distance_matrix,
@@ -17,6 +19,13 @@ from vcc_core.metrics.discrimination import (
 TARGETS = np.array([0, 1, -1])
 REAL = np.array([[5.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 3.0]])
 PRED = np.array([[0.0, 1.0, 0.2], [0.0, 2.0, 1.0], [1.0, 0.0, 0.0]])
+
+
+@pytest.fixture(autouse=True, params=["torch", "cpu-only"])
+def distance_path(request, monkeypatch):
+    """Which path ``distance_matrix`` takes: the one for a machine that may hold a GPU, or the CPU-only one."""
+    monkeypatch.setattr(discrimination, "gpu_possible", lambda: request.param == "torch")
+    return request.param
 
 
 def test_l1_by_hand():
@@ -105,3 +114,17 @@ def test_rejects_unknown_distance_and_bad_shapes():
         distance_matrix(REAL, PRED, target_cols=TARGETS, metric="l3")
     with pytest.raises(ValueError, match="one target per row"):
         discrimination_score(REAL, PRED, target_cols=TARGETS[:2])
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2", "cosine"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_two_paths_agree(metric, dtype, monkeypatch):
+    rng = np.random.default_rng(3)
+    real, pred = rng.normal(size=(30, 500)).astype(dtype), rng.normal(size=(30, 500)).astype(dtype)
+    targets = rng.integers(-1, 500, 30)
+    paths = {}
+    for gpu in (True, False):
+        monkeypatch.setattr(discrimination, "gpu_possible", lambda gpu=gpu: gpu)
+        paths[gpu] = distance_matrix(real, pred, target_cols=targets, metric=metric)
+    assert paths[True].dtype == paths[False].dtype
+    np.testing.assert_allclose(paths[False], paths[True], rtol=1e-6 if dtype == np.float32 else 1e-12)

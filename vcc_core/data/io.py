@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import sparse
 
 from vcc_core.data.normalize import Space, iter_row_chunks, median_target
-from vcc_core.data.row_reader import RowReader
+from vcc_core.data.row_reader import RowReader, read_rows
 from vcc_core.data.space import check_values, detect_space
 from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
 
@@ -51,12 +51,33 @@ def read_h5ad(path: str | Path, *, backed: bool = False) -> ad.AnnData:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            adata = ad.read_h5ad(path, backed="r" if backed else None)
+            adata = (None if backed else _read_plain(path)) or ad.read_h5ad(path, backed="r" if backed else None)
     except Exception as err:  # h5py/anndata raise many types for a truncated or corrupt file
         raise ValueError(_unreadable(path, err)) from err
     if not backed and not adata.obs_names.is_unique:
         adata.obs_names_make_unique()  # cell names play no part, but anndata warns on every copy while they repeat
     return adata
+
+
+PLAIN_ELEMENTS = {"X", "obs", "var", "uns", "obsm", "varm", "obsp", "varp", "layers"}
+
+
+def _read_plain(path: Path) -> ad.AnnData | None:
+    """The file in memory with its CSR ``X`` read by :class:`RowReader` (its arrays straight from their place in the
+    file, about twice as fast as anndata's reader), every other element by anndata's ``read_elem``; None, for
+    anndata's own reader, when the file is anything else (another ``X``, a ``raw``, an old encoding)."""
+    with h5py.File(path, "r") as f:
+        x = f.get("X")
+        plain = (
+            set(f) <= PLAIN_ELEMENTS
+            and isinstance(x, h5py.Group)
+            and x.attrs.get("encoding-type") == "csr_matrix"
+            and all(f[name].attrs.get("encoding-type") == "dataframe" for name in ("obs", "var") if name in f)
+        )
+        if not plain:
+            return None
+        parts = {name: ad.io.read_elem(f[name]) for name in set(f) - {"X"}}
+    return ad.AnnData(X=read_rows(str(path), slice(None), None), **parts)
 
 
 def _unreadable(path: Path, err: Exception) -> str:

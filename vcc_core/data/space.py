@@ -2,13 +2,18 @@
 
 :func:`check_values` reads every stored value of a matrix in memory; :func:`detect_space` samples up to
 20,000 rows (start, middle and end) and looks at each row, so raw-count rows hidden in log1p data are caught.
+Float values of CSR rows are looked at by one compiled pass that keeps nothing but a few numbers per row: a numpy
+expression would make temporaries as large as the data, and fresh memory is slow to touch (on a VM, touching a
+fresh 240 MB array can take longer than the whole check).
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from scipy import sparse
 
+from vcc_core.compiled import parallel_kernel
 from vcc_core.data.normalize import Space, csr_rows, iter_row_chunks
 from vcc_core.keys import UNS_SPACE
 
@@ -24,6 +29,9 @@ def check_values(x) -> None:
     ValueError
         NaN or infinite values, or negative ones (scaled or centred data), with the fix.
     """
+    if sparse.issparse(x) and x.format == "csr" and x.dtype in (np.float32, np.float64):
+        _check_float_rows(*_float_row_stats(x.data, x.indptr)[1:3])
+        return
     if sparse.issparse(x):
         chunks = (x.data[i : i + (1 << 24)] for i in range(0, x.data.size, 1 << 24))
     elif isinstance(x, np.ndarray):
@@ -37,15 +45,45 @@ def check_values(x) -> None:
 def _check_finite_nonnegative(values: np.ndarray) -> None:
     if values.size == 0 or (values.dtype.kind in "biu" and values.min() >= 0):
         return
-    if not np.all(np.isfinite(values)):
+    _check_float_rows(np.array([values.min()]), np.array([not np.all(np.isfinite(values))]))
+
+
+def _check_float_rows(low: np.ndarray, nonfinite: np.ndarray) -> None:
+    """Raise when a row holds NaN or infinite values (``nonfinite``) or its smallest finite value ``low`` is < 0."""
+    if nonfinite.any():
         msg = "X contains NaN or infinite values; replace them (e.g. with 0) before loading"
         raise ValueError(msg)
-    if values.min() < 0:
+    if low.size and low.min() < 0:
         msg = (
-            f"X contains negative values (min {values.min():.3g}); counts and log1p values must be >= 0: "
+            f"X contains negative values (min {low.min():.3g}); counts and log1p values must be >= 0: "
             "load raw counts or log1p values, not scaled or centred data"
         )
         raise ValueError(msg)
+
+
+@parallel_kernel
+def _float_row_stats(data, indptr):
+    """Per CSR row of float ``data``: largest and smallest finite value (0 for an empty row), any NaN or infinity,
+    any value more than 1e-3 from a whole number, any value not whole (in the values' own precision)."""
+    n = indptr.size - 1
+    top, low = np.zeros(n), np.zeros(n)
+    nonfinite, fractional, off = np.zeros(n, np.bool_), np.zeros(n, np.bool_), np.zeros(n, np.bool_)
+    for row in numba.prange(n):
+        hi, lo = -np.inf, np.inf
+        for k in range(indptr[row], indptr[row + 1]):
+            v = data[k]
+            if not np.isfinite(v):
+                nonfinite[row] = True
+                continue
+            hi, lo = max(hi, v), min(lo, v)
+            gap = abs(v - np.rint(v))
+            if gap > 0:
+                off[row] = True
+                if gap > 1e-3:
+                    fractional[row] = True
+        if hi >= lo:
+            top[row], low[row] = hi, lo
+    return top, low, nonfinite, fractional, off
 
 
 def detect_space(x, *, sample_rows: int = 20_000, declared: str | None = None) -> Space:
@@ -111,18 +149,16 @@ def _row_stats(x, *, sample_rows: int) -> tuple[np.ndarray, ...]:
         else:
             whole_matrix = rows == slice(0, n) and isinstance(x, np.ndarray)
             block = _as_csr(x if whole_matrix else x[rows])
-        values = block.data
-        _check_finite_nonnegative(values)
+        values = block.data.astype(np.float32) if block.dtype == np.float16 else block.data
         nnz = np.diff(block.indptr)
-        starts = block.indptr[:-1][nnz > 0]
-        top = _per_row(np.maximum, values, starts, nnz).astype(np.float64)  # values >= 0: empty rows are 0
         if values.dtype.kind == "f":
-            off = np.rint(values)  # in the values' own precision: one temporary, no float64 copy
-            np.subtract(values, off, out=off)
-            np.abs(off, out=off)
-            fractional = _per_row(np.logical_or, off > 1e-3, starts, nnz)
-            whole = ~_per_row(np.logical_or, off > 0, starts, nnz) & (nnz > 0)
+            top, low, nonfinite, fractional, off = _float_row_stats(values, block.indptr)
+            _check_float_rows(low, nonfinite)
+            whole = ~off & (nnz > 0)
         else:
+            _check_finite_nonnegative(values)
+            starts = block.indptr[:-1][nnz > 0]
+            top = _per_row(np.maximum, values, starts, nnz).astype(np.float64)  # values >= 0: empty rows are 0
             fractional, whole = np.zeros(nnz.size, dtype=bool), nnz > 0
         parts.append((np.arange(rows.start, rows.stop), top, fractional, whole, nnz))
     return tuple(np.concatenate(column) for column in zip(*parts, strict=True))

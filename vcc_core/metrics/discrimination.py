@@ -6,8 +6,11 @@ For perturbation ``p``, the distances from its predicted delta to every real del
 perturbation it is scores ``(N + 1) / (2N)`` on average. Reference: cell-eval 0.8.2
 ``metrics/_anndata.py::discrimination_score`` (``discrimination_score_{l1,l2,cosine}``).
 
-Every distance is computed at once: the full ``(N, N)`` matrix over all genes (``torch.cdist`` for L1, matrix
-products for L2 and cosine), then each column's target gene is taken back out by subtracting its contribution.
+Every distance is computed at once. Where a GPU may be present: the full ``(N, N)`` matrix over all genes in torch
+(``torch.cdist`` for L1, matrix products for L2 and cosine), then each column's target gene taken back out by
+subtracting its contribution. On a CPU-only machine (:func:`vcc_core.device.gpu_possible`), without importing torch:
+L1 by a compiled loop summing ``|r - q|`` gene by gene with the target skipped (scipy's ``cdist`` order), L2 and
+cosine by numpy's float64 matrix products.
 The rank is the number of real deltas strictly closer, as ``np.argsort`` gives when distances are distinct. On an
 exact tie with the truth, cell-eval's position depends on ``np.argsort``'s unstable sort, so those (rare) columns
 are ranked with that same call. To match cell-eval on float32 data, L2 and cosine distances are rounded to float32
@@ -16,10 +19,16 @@ as scikit-learn returns them there; L1 stays float64 (scipy's ``cdist`` upcasts)
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from vcc_core.device import get_device
+import numba
+import numpy as np
+
+from vcc_core.compiled import parallel_kernel
+from vcc_core.device import get_device, gpu_possible
+
+if TYPE_CHECKING:
+    import torch
 
 
 def distance_matrix(real: np.ndarray, pred: np.ndarray, *, target_cols: np.ndarray, metric: str) -> np.ndarray:
@@ -28,6 +37,22 @@ def distance_matrix(real: np.ndarray, pred: np.ndarray, *, target_cols: np.ndarr
     ``metric`` is ``"l1"``, ``"l2"`` or ``"cosine"`` (``1 - cosine similarity``, a zero vector having similarity
     0, clipped to [0, 2]); ``target_cols[p] = -1`` keeps every gene.
     """
+    if metric not in ("l1", "l2", "cosine"):
+        msg = f"unknown distance {metric!r}; use 'l1', 'l2' or 'cosine'"
+        raise ValueError(msg)
+    if gpu_possible():
+        out = _torch_distances(real, pred, target_cols, metric)
+    else:
+        out = _cpu_distances(np.asarray(real, np.float64), np.asarray(pred, np.float64), target_cols, metric)
+    if metric != "l1" and np.result_type(real, pred) == np.float32:
+        out = out.astype(np.float32)
+    return np.sqrt(out) if metric == "l2" else out
+
+
+def _torch_distances(real, pred, target_cols, metric: str) -> np.ndarray:
+    """Squared distance for L2, the distance otherwise, float64, computed in torch on :func:`get_device`."""
+    import torch
+
     r, q, t = _tensors(real, pred, target_cols)
     r_t, q_t = _target_values(r, q, t)
     if metric == "l1":
@@ -39,13 +64,39 @@ def distance_matrix(real: np.ndarray, pred: np.ndarray, *, target_cols: np.ndarr
         else:
             norm = (r2.clamp(min=0) * q2.clamp(min=0)).sqrt()
             dist = (1 - torch.where(norm > 0, dot / norm, 0.0)).clamp(0.0, 2.0)
-    else:
-        msg = f"unknown distance {metric!r}; use 'l1', 'l2' or 'cosine'"
-        raise ValueError(msg)
-    out = dist.cpu().numpy()
-    if metric != "l1" and np.result_type(real, pred) == np.float32:
-        out = out.astype(np.float32)
-    return np.sqrt(out) if metric == "l2" else out
+    return dist.cpu().numpy()
+
+
+def _cpu_distances(r: np.ndarray, q: np.ndarray, target_cols, metric: str) -> np.ndarray:
+    """:func:`_torch_distances` on the CPU with numpy and a compiled loop, torch not imported."""
+    t = np.asarray(target_cols, np.int64)
+    if metric == "l1":
+        return _l1_distances(r, q, t)
+    has, col = t >= 0, np.clip(t, 0, None)
+    r_t, q_t = r[:, col] * has, q[np.arange(q.shape[0]), col] * has
+    dot = r @ q.T - r_t * q_t
+    r2 = np.einsum("ij,ij->i", r, r)[:, None] - r_t * r_t
+    q2 = np.einsum("ij,ij->i", q, q)[None, :] - q_t * q_t
+    if metric == "l2":
+        return np.clip(r2 + q2 - 2 * dot, 0, None)
+    norm = np.sqrt(np.clip(r2, 0, None) * np.clip(q2, 0, None))
+    similarity = np.divide(dot, norm, out=np.zeros_like(dot), where=norm > 0)
+    return np.clip(1 - similarity, 0.0, 2.0)
+
+
+@parallel_kernel
+def _l1_distances(r, q, t):
+    """``D[i, p] = sum over genes g != t[p] of |r[i, g] - q[p, g]|``, summed in gene order."""
+    n_real, n_pred, n_genes = r.shape[0], q.shape[0], r.shape[1]
+    out = np.empty((n_real, n_pred))
+    for i in numba.prange(n_real):
+        for p in range(n_pred):
+            total = 0.0
+            for g in range(n_genes):
+                if g != t[p]:
+                    total += abs(r[i, g] - q[p, g])
+            out[i, p] = total
+    return out
 
 
 def scaled_distances(
@@ -56,6 +107,8 @@ def scaled_distances(
 
     ``chunk`` bounds the ``(scales x perturbations x genes)`` entries of the L1 path held at once.
     """
+    import torch
+
     r, q, t = _tensors(real, pred, target_cols)
     s = torch.as_tensor(np.asarray(scales, np.float64), device=r.device)[:, None, None]
     r_t, q_t = _target_values(r, q, t)
@@ -75,6 +128,8 @@ def scaled_distances(
 
 
 def _tensors(real, pred, target_cols) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    import torch
+
     device = get_device()
     r = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
     q = torch.as_tensor(np.asarray(pred), dtype=torch.float64, device=device)
@@ -83,6 +138,8 @@ def _tensors(real, pred, target_cols) -> tuple[torch.Tensor, torch.Tensor, torch
 
 def _target_values(r: torch.Tensor, q: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, N)`` real value at each column's target gene and ``(N,)`` predicted one, 0 where there is none."""
+    import torch
+
     has, col = t >= 0, t.clamp(min=0)
     return r[:, col] * has, q[torch.arange(q.shape[0], device=q.device), col] * has
 
