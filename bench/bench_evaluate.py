@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_evaluate.py [--genes 18080 --perts 50 --cells 100 --controls 5000]
         [--profile vcc] [--no-reference] [--stream] [--reference /work/refenv/bin/python] [--workdir DIR]
+        [--cli [--reference-env NAME=VALUE]]
 
 Builds (once per shape, kept in ``--workdir``) a simulated screen as the real file (raw counts) and a prediction
 made of resampled real cells (70% of each perturbation's cells drawn from its own, 30% from the next one's;
@@ -10,12 +11,18 @@ cell-eval 0.8.2 (``MetricsEvaluator(...).compute(profile)``, 2 threads). Each pr
 evaluation alone (files read, normalised, DE, metrics; imports excluded) and its peak resident memory
 (``resource.getrusage``); the wall time of the whole process is shown too. Finally the per-perturbation results
 are compared metric by metric (largest relative difference).
+
+``--cli`` times the two command lines instead, as a user runs them, each a whole process from start to exit:
+``python -m vcc_core evaluate --profile P`` against ``cell-eval run --profile P --num-threads 2`` (the ``cell-eval``
+next to ``--reference``). ``--reference-env NAME=VALUE`` sets a variable for cell-eval's process too (e.g. the
+``NUMPY_MADVISE_HUGEPAGE=0`` our command sets for itself), to see what it is worth to the reference.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -101,6 +108,35 @@ def child_ours(real: str, pred: str, out: str, profile: str, mode: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mb": peak}))
 
 
+def time_command(command: list[str], env: dict | None = None) -> float:
+    """Seconds from start to exit of ``command`` (its output discarded; a failure raises with its stderr)."""
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return seconds
+
+
+def compare_clis(args, real: Path, pred: Path) -> int:
+    """Whole processes of both command lines on the same files, then their results compared."""
+    ours_dir, ref_dir = args.workdir / "cli_ours", args.workdir / "cli_cell_eval"
+    ours = [sys.executable, "-m", "vcc_core", "evaluate", "--real", str(real), "--pred", str(pred)]
+    ours += ["--out", str(ours_dir), "--profile", args.profile]
+    cell_eval = str(Path(args.reference).with_name("cell-eval"))
+    reference = [cell_eval, "run", "-ar", str(real), "-ap", str(pred), "-o", str(ref_dir), "--profile", args.profile]
+    reference += ["--num-threads", "2"]
+    env = dict(os.environ, **dict(item.split("=", 1) for item in args.reference_env))
+    times = {"ours": time_command(ours), "cell-eval": time_command(reference, env)}
+    print(
+        f"whole process, profile {args.profile}: ours {times['ours']:.2f} s, cell-eval {times['cell-eval']:.2f} s "
+        f"({' '.join(args.reference_env) or 'its default environment'}): "
+        f"{times['cell-eval'] / times['ours']:.1f}x"
+    )
+    print(compare(ours_dir, ref_dir).to_string(index=False))
+    return 0
+
+
 def run_child(command: list[str]) -> dict:
     start = time.perf_counter()
     done = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -134,12 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", default="/work/refenv/bin/python", help="python with cell-eval installed")
     parser.add_argument("--no-reference", action="store_true", help="time ours only")
     parser.add_argument("--stream", action="store_true", help="time the streamed evaluation too (512 MiB of DE values)")
+    parser.add_argument("--cli", action="store_true", help="time both command lines as whole processes")
+    parser.add_argument("--reference-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--child", nargs=5, metavar=("REAL", "PRED", "OUT", "PROFILE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child_ours(*args.child)
         return 0
     real, pred = build_files(args.workdir, genes=args.genes, perts=args.perts, cells=args.cells, controls=args.controls)
+    if args.cli:
+        return compare_clis(args, real, pred)
     runs = {"ours": args.workdir / "out_ours"}
     print(f"files: {real} and {pred}; profile {args.profile}", file=sys.stderr)
     child = [sys.executable, __file__, "--child", str(real), str(pred)]
