@@ -38,7 +38,11 @@ from vcc_core.plots.export import FORMATS, browser_path, figure_bytes, figures_z
 from vcc_core.progress import Progress
 
 ROOT = Path(__file__).resolve().parent
-BUILTIN = {"Synthetic screen (60 perturbations, 2,000 genes)": "small", "Tiny synthetic (12 perturbations)": "tiny"}
+BUILTIN = {
+    "Synthetic screen (60 perturbations, 5,000 genes)": "screen",
+    "Small synthetic (60 perturbations, 2,000 genes)": "small",
+    "Tiny synthetic (12 perturbations)": "tiny",
+}
 REGISTERED, SELECT = "registered_datasets", "select_dataset"  # session keys of datasets added by a page
 CHOICE, PRIVATE = "dataset_choice", "private_predictions"  # session keys: the frame's choice, private uploads
 FIGURES = "page_figures"  # session key: the figures the current page offers, by name

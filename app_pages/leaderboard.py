@@ -3,8 +3,13 @@
 import streamlit as st
 
 import ui
-from vcc_core.analyses.ceiling import ceiling
-from vcc_core.evaluation.leaderboard import clipping_note, compare_sources, score_table, vcc2025_per_metric
+from vcc_core.evaluation.leaderboard import (
+    clipping_note,
+    compare_sources,
+    replicate_values,
+    score_table,
+    vcc2025_per_metric,
+)
 from vcc_core.evaluation.sources import PredictionSource
 from vcc_core.evaluation.vcc2026_sources import compare_2026
 from vcc_core.metrics import about2026 as about
@@ -18,7 +23,9 @@ st.caption(
     f"Models are trained on the train perturbations and scored on the test ones like submissions (see Models); a "
     f"file is scored on the perturbations it predicts (the `perturbations` column). VCC 2025 scores are relative to "
     f"`{BASELINE}` (always included), clipped at 0 as the challenge did and unclipped; VCC 2026 scores are "
-    "cell-eval2's (`--preset vcc2026`) on raw counts. Average rank is over the seven Generalist metrics."
+    "cell-eval2's (`--preset vcc2026`) on raw counts. Average rank is over the seven Generalist metrics. "
+    "`oracle_replicate` is no model: half of each test perturbation's real cells (and of the controls) submitted as "
+    "they are, scored against the other half."
 )
 files = [name for name, s in ui.prediction_sources(data).items() if not s.is_model]
 chosen = ui.predictions_picker(data, key="lb_models", default=[*DEFAULT_MODELS, *files])
@@ -34,7 +41,8 @@ try:
         table, counts, failed = compare_sources(data, sources, progress=progress)
         for name, message in failed.items():
             st.warning(f"{name} cannot be scored on this dataset and is left out: {message}")
-        replicate = ceiling(data, seeds=3).replicate_values() if use_replicate else None
+        # r is the oracle replicate's own metrics: it scores 1 on this scale by construction.
+        replicate = replicate_values(data) if use_replicate else None
         scores = score_table(table, baseline=BASELINE, replicate=replicate).join(counts)
         scores = scores.rename(columns={"vcc2026_style": "ours_replicate_scaled_2025"})
         per_metric = vcc2025_per_metric(table, baseline=BASELINE)

@@ -80,7 +80,7 @@ def test_undetectable_and_external_screen():
 
 
 def test_unknown_preset_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"unknown preset 'huge'; choose one of small, vcc, tiny"):
+    with pytest.raises(ValueError, match=r"unknown preset 'huge'; choose one of screen, small, vcc, tiny"):
         simulate("huge")
 
 

@@ -29,11 +29,10 @@ from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
 from vcc_core.de.cpm_filter import cpm_filtered
 from vcc_core.evaluation.loop import compute_metrics, metric_inputs, per_perturbation
-from vcc_core.evaluation.sides import real_cells, real_side, side_of_cells
+from vcc_core.evaluation.sides import half_sides, real_cells, real_side
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import MetricInputs
 from vcc_core.metrics.de_metrics import significant
-from vcc_core.models.oracle import half_split
 from vcc_core.progress import Progress, reporter
 
 FLOORS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -59,13 +58,6 @@ def replicate_inputs(sides, des=None) -> MetricInputs:
     """Half B's side (``sides[1]``) scored against half A's, with the DE results ``des`` instead of theirs."""
     real_de, pred_de = des if des is not None else (sides[0].de, sides[1].de)
     return metric_inputs(sides[0].profiles, sides[1].profiles, real_de=real_de, pred_de=pred_de)
-
-
-def half_sides(cells: ad.AnnData, *, seed: int, pert_col: str, control: str, device=None) -> tuple[list, list]:
-    """The two halves' cells and their sides (pseudobulk and DE)."""
-    half = half_split(cells.obs[pert_col].to_numpy(), control=control, seed=seed)
-    halves = [cells[half == h] for h in (0, 1)]
-    return halves, [side_of_cells(h, pert_col=pert_col, control=control, device=device) for h in halves]
 
 
 def cpm_floor_des(halves, sides, floors: Sequence[float], *, pert_col: str, control: str) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from vcc_core.data.dataset import Dataset, split_perts
 from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.scoring import average_rank, score_replicate_scaled, score_vcc2025
-from vcc_core.evaluation.sides import model_inputs, predicted_test_cells
+from vcc_core.evaluation.sides import ORACLE, model_inputs, predicted_test_cells
 from vcc_core.evaluation.sources import PredictionSource, source_inputs
 from vcc_core.metrics import VCC_METRICS
 from vcc_core.progress import Progress, reporter
@@ -79,6 +79,12 @@ def score_table(
         ]
     out["average_rank"] = average_rank(table)["average_rank"]
     return out
+
+
+def replicate_values(dataset: Dataset, *, profile: str = "bulk") -> pd.Series:
+    """``r`` per metric: the oracle replicate's means (half B of the test split's real cells scored against half A,
+    :func:`~vcc_core.evaluation.sides.oracle_sides`), so that on the replicate-scaled scale it scores 1."""
+    return per_perturbation(source_inputs(dataset, PredictionSource.model(ORACLE)), profile=profile).mean()
 
 
 def clipping_note(per_metric: pd.DataFrame, *, metric: str = "mae") -> str:

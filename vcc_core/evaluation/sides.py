@@ -5,6 +5,10 @@ A built-in model is scored exactly as a VCC submission would be: its pseudobulk 
 cells (:func:`~vcc_core.evaluation.submission.to_submission`), and DE is run on those cells against their own
 controls. The real side is one split's real cells with the real controls, normalised on their own (to their median
 total, then log1p). Both sides are cached on disk; :func:`model_inputs` aligns them by name.
+
+The oracle replicate is no model: :func:`oracle_sides` splits the split's real cells (controls included) into two
+disjoint halves (:func:`half_sides`, the split-half replicate of :mod:`vcc_core.analyses.ceiling`, seed 0), and half
+B's real cells are its submission, scored against half A as the real data.
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ from vcc_core.evaluation.loop import metric_inputs
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.keys import CONTROL, PERT_COL
 from vcc_core.metrics import MetricInputs
+from vcc_core.models.oracle import half_split
 from vcc_core.models.training import train_predict
+
+ORACLE = "oracle_replicate"
+"""The built-in model name whose sides are the split-half replicate's (:func:`oracle_sides`)."""
+ORACLE_SEED = 0
 
 _DE_PREFIX = "de_"
 
@@ -135,3 +144,28 @@ def predicted_test_cells(dataset: Dataset, pred: ad.AnnData) -> ad.AnnData:
         msg = f"predictions lack {len(missing)} of the {len(test)} test perturbations: {', '.join(missing[:10])}"
         raise ValueError(msg)
     return pred[labels.isin([*test, dataset.control]).to_numpy()].copy()
+
+
+def half_sides(cells: ad.AnnData, *, seed: int, pert_col: str, control: str, device=None) -> tuple[list, list]:
+    """The two disjoint halves of ``cells`` (:func:`~vcc_core.models.oracle.half_split`) and their sides."""
+    half = half_split(cells.obs[pert_col].to_numpy(), control=control, seed=seed)
+    halves = [cells[half == h] for h in (0, 1)]
+    return halves, [side_of_cells(h, pert_col=pert_col, control=control, device=device) for h in halves]
+
+
+@cached("oracle_sides", version="1")
+def _oracle_parts(dataset: Dataset, split: str, seed: int) -> dict:
+    cells = real_cells(dataset, split_perts(dataset, split))
+    _, halves = half_sides(cells, seed=seed, pert_col=dataset.pert_col, control=dataset.control)
+    return {
+        f"{role}_{k}": v for role, side in zip(("real", "pred"), halves, strict=True) for k, v in side.parts().items()
+    }
+
+
+def oracle_sides(dataset: Dataset, split: str = "test", seed: int = ORACLE_SEED) -> tuple[Side, Side]:
+    """Half A of ``split``'s real cells in the real role and half B's real cells as the submission (cached on disk):
+    the split-half replicate, whose metrics are the replicate values ``r`` of the replicate-scaled scores."""
+    parts = _oracle_parts(dataset, split, seed)
+    real, pred = ({k.removeprefix(f"{role}_"): v for k, v in parts.items() if k.startswith(f"{role}_")}
+                  for role in ("real", "pred"))  # fmt: skip
+    return Side.from_parts(real), Side.from_parts(pred)

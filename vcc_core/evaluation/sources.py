@@ -23,7 +23,16 @@ from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.predictions import prediction_kind, read_table
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.evaluation.evaluate import value_dtype
-from vcc_core.evaluation.sides import Side, inputs_of, predicted_side, real_side, real_side_of, side_of_cells
+from vcc_core.evaluation.sides import (
+    ORACLE,
+    Side,
+    inputs_of,
+    oracle_sides,
+    predicted_side,
+    real_side,
+    real_side_of,
+    side_of_cells,
+)
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.metrics import MetricInputs
 from vcc_core.models.training import train_predict
@@ -123,7 +132,10 @@ def _file_side_parts(dataset: Dataset, content: str, file: Path, kind: str, cell
 
 
 def sides(dataset: Dataset, source: PredictionSource, *, cells_per_pert: int = 100) -> tuple[Side, Side]:
-    """The real and the predicted side of ``source`` (each cached on disk)."""
+    """The real and the predicted side of ``source`` (each cached on disk); the oracle replicate's are the split-half
+    replicate's (:func:`~vcc_core.evaluation.sides.oracle_sides`)."""
+    if source.is_model and source.location == ORACLE:
+        return oracle_sides(dataset)
     if source.is_model:
         return real_side(dataset), predicted_side(dataset, source.location, cells_per_pert)
     path = Path(source.location)

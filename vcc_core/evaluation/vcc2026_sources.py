@@ -3,7 +3,9 @@
 Every source is scored as a 2026 submission: predicted cells in counts. A built-in model's pseudobulk (and a
 pseudobulk table) is expanded to count cells (:func:`~vcc_core.evaluation.submission.to_submission` with
 ``space="counts"``); a file of predicted cells must hold counts itself. The real side is the dataset's cells of
-the scored perturbations with its control cells. The scores place a source between the generic-response baseline
+the scored perturbations with its control cells; the oracle replicate's submission is half B of the real cells of the
+test split, scored against half A (:func:`oracle_sides_2026`, the split of
+:func:`~vcc_core.evaluation.sides.oracle_sides`). The scores place a source between the generic-response baseline
 (0) and the data's replicate anchor (1) of the same real cells (:mod:`~vcc_core.evaluation.scoring2026`). Sides,
 baselines and anchors are cached on disk.
 """
@@ -23,6 +25,7 @@ from vcc_core.data.io import read_h5ad
 from vcc_core.de.cpm import GatedDE
 from vcc_core.evaluation.counts_pair import check_counts
 from vcc_core.evaluation.scoring2026 import generic_baseline, replicate_anchor, replicate_of, score_2026
+from vcc_core.evaluation.sides import ORACLE, ORACLE_SEED
 from vcc_core.evaluation.sources import PredictionSource, content_key, table_profiles
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.evaluation.vcc2026 import (
@@ -33,6 +36,7 @@ from vcc_core.evaluation.vcc2026 import (
     direction_walk,
     score_sides,
 )
+from vcc_core.models.oracle import half_split
 from vcc_core.models.training import train_predict
 from vcc_core.progress import Progress, reporter
 
@@ -122,12 +126,38 @@ def _file_parts(dataset: Dataset, content: str, file: Path, kind: str, cells_per
     return side_parts(predicted_side_of_cells(dataset, cells, perts))
 
 
+@cached("vcc2026_oracle_sides", version="1")
+def _oracle_parts(dataset: Dataset, seed: int) -> dict:
+    real = real_counts(dataset, split_perts(dataset, "test"))
+    labels = real.obs[dataset.pert_col].to_numpy().astype(str)
+    half = half_split(labels, control=dataset.control, seed=seed)
+    a, b = half == 0, (half == 1) & (labels != dataset.control)
+    a_control = a & (labels == dataset.control)
+    real_side = counts_side(real.X[a], labels[a], control=dataset.control)
+    de_x = sparse.vstack([real.X[b], real.X[a_control]], format="csr")
+    de_labels = np.concatenate([labels[b], labels[a_control]])
+    pred_side = counts_side(real.X[b], labels[b], de_x=de_x, de_labels=de_labels, control=dataset.control)
+    return {f"{role}_{k}": v for role, side in (("real", real_side), ("pred", pred_side))
+            for k, v in side_parts(side).items()}  # fmt: skip
+
+
+def oracle_sides_2026(dataset: Dataset, seed: int = ORACLE_SEED) -> tuple[CountsSide, CountsSide]:
+    """Half A of the test split's real counts as the real side, half B's perturbation cells as the submission
+    (tested against half A's control cells, as a submission's cells are against the real controls)."""
+    parts = _oracle_parts(dataset, seed)
+    real, pred = ({k.removeprefix(f"{role}_"): v for k, v in parts.items() if k.startswith(f"{role}_")}
+                  for role in ("real", "pred"))  # fmt: skip
+    return side_from_parts(real), side_from_parts(pred)
+
+
 def sides_2026(dataset: Dataset, source: PredictionSource) -> tuple[CountsSide, CountsSide]:
     """The real and the predicted side of ``source`` in the VCC 2026 space (each cached on disk).
 
     Raises ``ValueError`` when the dataset is not counts, or a file of predicted cells does not hold counts.
     """
     require_counts(dataset)
+    if source.is_model and source.location == ORACLE:
+        return oracle_sides_2026(dataset)
     if source.is_model:
         pred = side_from_parts(_model_parts(dataset, source.location, CELLS_PER_PERT))
     else:

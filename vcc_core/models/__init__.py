@@ -38,8 +38,10 @@ REGISTRY = {
 }
 
 
-DEFAULT_MODELS = ("mean_baseline", "ridge", "kernel_ridge", "oracle_replicate")
-"""The models the dashboard shows first (the Models and Leaderboard pages' defaults, ``precompute``'s list)."""
+DEFAULT_MODELS = ("mean_baseline", "ridge", "kernel_ridge", "scaled:kernel_ridge", "oracle_replicate")
+"""The models the dashboard shows first (the Models and Leaderboard pages' defaults, ``precompute``'s list); the
+scaled model is there because it is the challenge's lesson: tuned for L1-PDS, it beats the baseline there with a
+worse MAE, which the clipped score hides."""
 
 SCALED_MODELS = ("scaled:ridge", "scaled:kernel_ridge")
 """Scaled variants offered beside the registry (PDS-tuned output scale, :class:`ScaledModel`)."""
