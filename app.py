@@ -14,6 +14,7 @@ st.logo("assets/logo.svg", icon_image="assets/icon.svg")  # the wide logo in the
 
 pages = [
     st.Page("app_pages/dataset.py", title="Dataset", icon=":material/dataset:", default=True),
+    st.Page("app_pages/tour.py", title="Tour", icon=":material/tour:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/model_training:"),
     st.Page("app_pages/explorer.py", title="Perturbation explorer", icon=":material/biotech:"),
     st.Page("app_pages/sweep.py", title="Scaling sweep", icon=":material/tune:"),
