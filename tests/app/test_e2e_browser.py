@@ -4,7 +4,7 @@ Every page is visited and its main control used; no page may show an exception o
 Bring-your-own page must show one for a path outside the data folders, and then load a good file). Screenshots
 and the interaction latencies (action to the end of the rerun, timed in the browser) are written to
 ``$VCC_E2E_OUT`` (default: the test's temporary folder). ``$VCC_E2E_DATA`` picks the dataset (default ``tiny``;
-``small`` is the app's default dataset; a path to a VCC-size file works when its cache was precomputed).
+``screen`` is the app's default dataset; a path to a VCC-size file works when its cache was precomputed).
 """
 
 from __future__ import annotations
@@ -168,6 +168,34 @@ def test_dataset_page(page, server, out_dir, latencies):
     assert page.get_by_text("tiny_upload.h5ad · values read as").is_visible()
     assert_no_errors(page, "dataset")
     shot(page, out_dir, "1_dataset")
+
+
+def test_tour_clicks_through_every_step(page, server, out_dir):
+    open_page(page, f"{server}/tour?data={DATA}", charts=1)
+    titles = []
+    for i in range(8):
+        heading = page.locator('[data-testid="stHeading"] h3').first
+        info = page.locator('[data-testid="stAlertContentInfo"]')
+        if info.count():  # the last step says why it cannot be shown on a tiny dataset
+            titles.append(info.first.inner_text())
+        else:
+            titles.append(heading.inner_text())
+            assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
+            assert page.get_by_text("The whole story:").is_visible()
+        assert_no_errors(page, f"tour step {i + 1}")
+        shot(page, out_dir, f"1b_tour_{i + 1}")
+        button = page.get_by_role("button", name="Next")
+        if i < 7:
+            act(page, button.click)
+            page.wait_for_function(
+                "() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length"
+                " + document.querySelectorAll('[data-testid=\"stAlertContentInfo\"]').length > 0"
+            )
+        else:
+            assert button.is_disabled()
+    assert titles[0] == "A perturbation's effect"
+    assert titles[6] == "Simple models, close to the top"
+    assert len(set(titles)) == 8
 
 
 def test_models_page(page, server, out_dir):
