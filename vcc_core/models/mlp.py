@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import nn
 
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.device import get_device, to_numpy
@@ -38,6 +36,9 @@ class MLPModel:
         self.features_ = features / max(float(features.to_numpy().std()), 1e-12)  # unit scale for Adam
         y = training_deltas(data, train)
         self.mean_delta_ = y.mean(axis=0)
+        import torch  # here, not at the top: the registry (and every page) imports this module, few train it
+        from torch import nn
+
         dev = get_device(self.device)
         torch.manual_seed(self.seed)
         self.net_ = nn.Sequential(
@@ -50,10 +51,15 @@ class MLPModel:
         return self
 
     def _xy(self, perts, y, dev):
+        import torch
+
         x = torch.as_tensor(target_features(self.features_, perts), dtype=torch.float32, device=dev)
         return x, torch.as_tensor(y - self.mean_delta_, dtype=torch.float32, device=dev)
 
     def _train(self, x_tr, y_tr, x_va, y_va) -> list[float]:
+        import torch
+        from torch import nn
+
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best, best_state, history, wait = np.inf, None, [], 0
         for _ in range(self.epochs):
@@ -73,6 +79,8 @@ class MLPModel:
         return history
 
     def predict(self, perts) -> Profiles:
+        import torch
+
         dev = next(self.net_.parameters()).device
         x = torch.as_tensor(target_features(self.features_, perts), dtype=torch.float32, device=dev)
         with torch.no_grad():
