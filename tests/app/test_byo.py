@@ -79,8 +79,9 @@ def test_uploaded_predictions_reach_the_leaderboard(folder):
     assert not at.exception
     assert not at.error
     assert [w.value for w in at.warning] == [
-        "kernel_ridge cannot be scored on this dataset and is left out: no external screen: kernel_ridge needs a "
+        f"{name} cannot be scored on this dataset and is left out: no external screen: kernel_ridge needs a "
         "perturbations x genes table of deltas from another context"
+        for name in ("kernel_ridge", "scaled:kernel_ridge")
     ]
     assert any("No VCC 2026 score for **my_model.h5ad** (my_model.h5ad: X holds fractional values" in i.value
                for i in at.info)  # fmt: skip

@@ -18,7 +18,7 @@ def test_app_opens_on_dataset_page():
     assert at.title[0].value == "Dataset"
     values = {m.label: m.value for m in at.metric}
     assert values["Perturbations"] == "60"
-    assert values["Genes"] == "2,000"
+    assert values["Genes"] == "5,000"  # the default "screen" preset
     assert len(at.get("plotly_chart")) == 4
 
 

@@ -102,7 +102,7 @@ def test_parallel_workers_write_the_same_file(tiny, tmp_path):
 def test_negative_binomial_sampler_matches_the_distribution():
     from scipy import stats
 
-    from vcc_core.data.simulate import negative_binomial_csr
+    from vcc_core.data.nbinom import negative_binomial_csr
 
     size = np.array([0.5, 3.0, 0.5])
     mean = np.tile([[1.7, 0.05, 30.0]], (200_000, 1)).astype(np.float32)

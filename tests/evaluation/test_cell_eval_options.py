@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import ROUNDED_ELSEWHERE
 from tests.evaluation.test_evaluate import DATA, read_cell_eval
 from vcc_core.__main__ import main
 from vcc_core.evaluation.data_ceiling import data_ceiling, spearman_brown
@@ -129,6 +130,7 @@ def test_mean_baseline_equals_cell_eval_baseline(case, tmp_path):
     assert len(de) == (ours.obs["target_gene"].nunique() - 1) * ours.n_vars
 
 
+@ROUNDED_ELSEWHERE
 @pytest.mark.reference
 def test_contexts_write_cell_eval_files(tmp_path):
     """``--celltype-col``: each context normalised and scored on its own, its tables named after it."""
@@ -218,6 +220,7 @@ def test_cell_eval_066_conventions_equal_its_vcc_metrics(case, tmp_path):
         np.testing.assert_allclose(ours[column], theirs[column], rtol=1e-6, atol=0, err_msg=column)
 
 
+@ROUNDED_ELSEWHERE
 @pytest.mark.reference
 @pytest.mark.parametrize(("case", "side"), [("synthetic", "real"), ("papalexi", "pred")])
 def test_pdex_0127_table(case, side):
