@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 # Compiled kernels are cached on disk; compile them once here rather than on the first call in the app.
 $(VENV)/.warm: $(VENV)/.installed vcc_core/compiled.py vcc_core/de/kernel.py vcc_core/data/normalize.py vcc_core/data/pseudobulk.py \
-		vcc_core/commands/warm_up.py
+		vcc_core/commands/warm_up.py vcc_core/data/simulate.py vcc_core/data/nbinom.py vcc_core/data/dataset.py
 	$(PY) -m vcc_core warm-up
 	touch $@
 

@@ -28,6 +28,7 @@ from vcc_core.cache import default_cache
 from vcc_core.data.dataset import Dataset, open_dataset
 from vcc_core.data.predictions import SUFFIXES, file_genes
 from vcc_core.data.registered import Registered, lost, register, registered, remove
+from vcc_core.data.simulate import DEFAULT_PRESET
 from vcc_core.evaluation import vcc2026_sources
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.sides import inputs_of
@@ -39,7 +40,7 @@ from vcc_core.progress import Progress
 
 ROOT = Path(__file__).resolve().parent
 BUILTIN = {
-    "Synthetic screen (60 perturbations, 5,000 genes)": "screen",
+    "Synthetic screen (60 perturbations, 5,000 genes)": DEFAULT_PRESET,  # first: the default
     "Small synthetic (60 perturbations, 2,000 genes)": "small",
     "Tiny synthetic (12 perturbations)": "tiny",
 }

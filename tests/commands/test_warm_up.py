@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from vcc_core.data.simulate import DEFAULT_PRESET, VERSION
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
@@ -49,3 +53,28 @@ def test_concurrent_launches_on_the_thread_unsafe_layer():
     done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+READ_ONLY = """
+from vcc_core.data import simulate
+from vcc_core.data.dataset import open_dataset
+
+def refuse(*args, **kwargs):
+    raise AssertionError("simulated again")
+
+simulate.simulate = simulate.write_simulation = refuse
+data = open_dataset(simulate.DEFAULT_PRESET)
+print(data.profiles.perts.size, data.summary.n_genes)
+"""
+
+
+@pytest.mark.slow
+def test_warm_up_prepares_the_default_dataset(tmp_path):
+    """After ``make install``'s warm-up, the app's first start reads the default dataset rather than simulating it."""
+    env = {**os.environ, "VCC_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "vcc_core", "warm-up"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "datasets").glob("*.h5ad")] == [f"sim-{DEFAULT_PRESET}-seed0-v{VERSION}.h5ad"]
+    again = subprocess.run([sys.executable, "-c", READ_ONLY], capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.split() == ["60", "5000"]

@@ -73,6 +73,8 @@ PRESETS = {
     "vcc": SimConfig(n_genes=18_080, n_perts=300, cells_per_pert=1_000, n_control=38_000, n_programs=30),
     "tiny": SimConfig(n_genes=300, n_perts=12, cells_per_pert=40, n_control=300, n_programs=4),
 }
+DEFAULT_PRESET = "screen"
+"""The dataset the app opens on (``make install`` prepares it, :func:`vcc_core.commands.warm_up.warm_up`)."""
 
 
 @dataclass(frozen=True)
