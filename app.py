@@ -1,4 +1,5 @@
-"""VCC Explorer: the frame. Page config, the sidebar's dataset picker (drawn once, here) and navigation.
+"""VCC Explorer: the frame. Page config, the sidebar's dataset and conventions pickers (drawn once, here) and
+navigation.
 
 The pages live in ``app_pages/``, not ``pages/``: Streamlit treats a ``pages/`` folder as the older multipage
 layout and would serve a shared deep link such as ``/explorer`` without running this frame (its own navigation, no
@@ -25,6 +26,7 @@ pages = [
 ]
 navigation = st.navigation(pages)
 ui.dataset_picker()
+ui.conventions_picker()
 st.sidebar.caption("VCC Explorer · perturbation-prediction metrics, visually")
 navigation.run()
 ui.download_page_figures(navigation.url_path or "dataset")

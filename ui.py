@@ -27,15 +27,14 @@ from vcc_core.analyses.sweep_runs import ModelSweep, source_des_sweep, source_sw
 from vcc_core.cache import default_cache
 from vcc_core.data.dataset import Dataset, open_dataset
 from vcc_core.data.predictions import SUFFIXES, file_genes
-from vcc_core.data.registered import Registered, lost, register, registered, remove
+from vcc_core.data.registered import lost, register, registered
 from vcc_core.data.simulate import DEFAULT_PRESET
 from vcc_core.evaluation import vcc2026_sources
-from vcc_core.evaluation.loop import per_perturbation
-from vcc_core.evaluation.sides import inputs_of
-from vcc_core.evaluation.sources import PredictionSource, sides
-from vcc_core.metrics import MetricInputs
+from vcc_core.evaluation.evaluate import CURRENT, REFERENCES
+from vcc_core.evaluation.evaluate import NAMES as CONVENTION_NAMES
+from vcc_core.evaluation.sources import PredictionSource, Scored, score_source
 from vcc_core.models import model_options
-from vcc_core.plots.export import FORMATS, browser_path, figure_bytes, figures_zip
+from vcc_core.plots.export import FORMATS, figure_bytes, figures_zip, static_export_problem
 from vcc_core.progress import Progress
 
 ROOT = Path(__file__).resolve().parent
@@ -44,6 +43,7 @@ BUILTIN = {
     "Small synthetic (60 perturbations, 2,000 genes)": "small",
     "Tiny synthetic (12 perturbations)": "tiny",
 }
+CONVENTIONS = "conventions"  # session key of the VCC 2025 conventions the frame's picker chose
 REGISTERED, SELECT = "registered_datasets", "select_dataset"  # session keys of datasets added by a page
 CHOICE, PRIVATE = "dataset_choice", "private_predictions"  # session keys: the frame's choice, private uploads
 FIGURES = "page_figures"  # session key: the figures the current page offers, by name
@@ -105,6 +105,42 @@ def dataset_picker() -> DatasetChoice:
     return choice
 
 
+def conventions_picker() -> str:
+    """The conventions of the VCC 2025 metrics' DE tables in the sidebar (drawn once per run, by the frame), kept in
+    the URL when not the default (``?conventions=cell-eval-0.6.6``)."""
+    wanted = st.query_params.get("conventions", CURRENT)
+    choice = st.sidebar.selectbox(
+        "VCC 2025 conventions",
+        REFERENCES,
+        index=REFERENCES.index(wanted) if wanted in REFERENCES else 0,
+        format_func=CONVENTION_NAMES.get,
+        key="conventions_choice",
+        help="The DE behind DES and the other DE metrics: pdex 0.3.0 as cell-eval 0.8.2 runs it (one FDR per "
+        "perturbation), or pdex 0.1.27 as cell-eval 0.6.6 ran it for the VCC 2025 leaderboard (one FDR over every "
+        "perturbation and gene, fold changes clipped at 20). MAE and PDS are the same under both.",
+    )
+    if choice == CURRENT:
+        st.query_params.pop("conventions", None)
+    else:
+        st.query_params["conventions"] = choice
+    st.session_state[CONVENTIONS] = choice
+    return choice
+
+
+def conventions() -> str:
+    """The conventions the frame's picker chose (a page run on its own draws the picker itself)."""
+    return st.session_state.get(CONVENTIONS) or conventions_picker()
+
+
+def conventions_caption() -> str:
+    """A sentence for a table's caption: which conventions its DE-based numbers follow."""
+    chosen = conventions()
+    text = f"DE tables (DES and the other DE metrics): {CONVENTION_NAMES[chosen]}, set in the sidebar."
+    if chosen == CURRENT:
+        return text
+    return f"{text} Of the DE metrics, DES is the one checked against cell-eval 0.6.6; the others read its tables."
+
+
 def register_dataset(label: str, path: Path) -> None:
     """Offer the file at ``path`` in this session's sidebar picker under ``label``, selected on the next run."""
     st.session_state.setdefault(REGISTERED, {})[label] = str(path)
@@ -143,14 +179,6 @@ def progress_bar() -> Iterator[Progress]:
         yield lambda fraction, message: bar.progress(fraction, text=message)
     finally:
         bar.empty()
-
-
-def _stamp(source: PredictionSource) -> tuple:
-    """What identifies a source's content in this process: a file's size and modification time."""
-    if source.is_model:
-        return ()
-    stat = Path(source.location).stat()
-    return (stat.st_size, stat.st_mtime_ns)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -238,39 +266,17 @@ def add_prediction(data: Dataset, path: Path, *, shared: bool) -> tuple[Predicti
     return source, n_perts
 
 
-def registered_predictions(data: Dataset) -> list[Registered]:
-    """The files registered for ``data`` (every session sees them)."""
-    return registered(data.fingerprint)
-
-
-def remove_prediction(data: Dataset, name: str) -> None:
-    """Forget a registered file for every session."""
-    remove(data.fingerprint, name)
-
-
-@dataclass(frozen=True)
-class Scored:
-    """A prediction's aligned real and predicted arrays (DE included), every metric per perturbation, and the
-    predicted cells behind each perturbation (a table's or a model's: the cells it is expanded to)."""
-
-    inputs: MetricInputs
-    metrics: pd.DataFrame
-    cells: pd.Series
-
-
 @st.cache_resource(
     show_spinner="Sides of the prediction: expanding to cells, DE of both sides (cached)…", max_entries=16
 )
-def _scored(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Dataset) -> Scored:
-    real, pred = sides(_data, source)
-    inputs = inputs_of(real, pred)
-    cells = pd.Series(pred.profiles.n_cells, index=pred.profiles.perts.astype(str), name="cells")
-    return Scored(inputs, per_perturbation(inputs, profile="bulk"), cells)
+def _scored(fingerprint: str, source: PredictionSource, stamp: tuple, conventions: str, _data: Dataset) -> Scored:
+    return score_source(_data, source, conventions=conventions)
 
 
 def scored(data: Dataset, source: PredictionSource) -> Scored:
-    """:class:`Scored` of ``source`` on ``data``, held once per process (and its sides on disk)."""
-    return _scored(data.fingerprint, source, _stamp(source), data)
+    """:class:`Scored` of ``source`` on ``data`` under the sidebar's :func:`conventions`, held once per process (and
+    its sides on disk)."""
+    return _scored(data.fingerprint, source, source.stamp, conventions(), data)
 
 
 def scored_or_stop(data: Dataset, source: PredictionSource) -> Scored:
@@ -289,7 +295,7 @@ def _swept(fingerprint: str, source: PredictionSource, stamp: tuple, _data: Data
 
 def swept(data: Dataset, source: PredictionSource) -> ModelSweep:
     """:func:`~vcc_core.analyses.sweep_runs.source_sweep` over the dashboard's grid."""
-    return _swept(data.fingerprint, source, _stamp(source), data)
+    return _swept(data.fingerprint, source, source.stamp, data)
 
 
 @st.cache_resource(show_spinner="Expanding to cells and running a Wilcoxon DE per scale…", max_entries=32)
@@ -299,7 +305,7 @@ def _des_along(fingerprint: str, source: PredictionSource, stamp: tuple, _data: 
 
 def des_along(data: Dataset, source: PredictionSource, scales: tuple):
     """:func:`~vcc_core.analyses.sweep_runs.source_des_sweep` of a model or a table at ``scales``."""
-    return _des_along(data.fingerprint, source, _stamp(source), data, scales)
+    return _des_along(data.fingerprint, source, source.stamp, data, scales)
 
 
 @st.cache_resource(show_spinner="VCC 2026 metrics of the prediction (cached)…", max_entries=32)
@@ -309,7 +315,7 @@ def _evaluated_2026(fingerprint: str, source: PredictionSource, stamp: tuple, _d
 
 def evaluated_2026(data: Dataset, source: PredictionSource) -> pd.DataFrame:
     """The VCC 2026 metrics of ``source`` per perturbation (``ValueError`` if the data or file is not counts)."""
-    return _evaluated_2026(data.fingerprint, source, _stamp(source), data)
+    return _evaluated_2026(data.fingerprint, source, source.stamp, data)
 
 
 @st.cache_resource(show_spinner="VCC 2026 expression metrics along the scale…", max_entries=32)
@@ -319,7 +325,7 @@ def _expression_along(fingerprint: str, source: PredictionSource, stamp: tuple, 
 
 def expression_along(data: Dataset, source: PredictionSource) -> pd.DataFrame:
     """:func:`~vcc_core.analyses.sweep2026.source_expression_along` over the dashboard's grid."""
-    return _expression_along(data.fingerprint, source, _stamp(source), data)
+    return _expression_along(data.fingerprint, source, source.stamp, data)
 
 
 @st.cache_resource(show_spinner="Expanding to count cells and scoring each scale (VCC 2026)…", max_entries=32)
@@ -329,7 +335,7 @@ def _scored_along(fingerprint: str, source: PredictionSource, stamp: tuple, _dat
 
 def scored_along(data: Dataset, source: PredictionSource, scales: tuple) -> pd.DataFrame:
     """:func:`~vcc_core.analyses.sweep2026.scored_along` of a model or a table at ``scales``."""
-    return _scored_along(data.fingerprint, source, _stamp(source), data, scales)
+    return _scored_along(data.fingerprint, source, source.stamp, data, scales)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -339,7 +345,7 @@ def _reach_walk(fingerprint: str, source: PredictionSource, stamp: tuple, pert: 
 
 def reach_walk(data: Dataset, source: PredictionSource, pert: str) -> pd.DataFrame:
     """:func:`~vcc_core.evaluation.vcc2026_sources.reach_walk` of ``source`` for ``pert``."""
-    return _reach_walk(data.fingerprint, source, _stamp(source), pert, data)
+    return _reach_walk(data.fingerprint, source, source.stamp, pert, data)
 
 
 def temp_file(name: str) -> Path:
@@ -383,13 +389,3 @@ def download_page_figures(page_name: str) -> None:
         on_click="ignore",
         icon=":material/folder_zip:",
     )
-
-
-@st.cache_resource(show_spinner=False)
-def static_export_problem() -> str | None:
-    """Why PNG and SVG cannot be made here (no Chromium), or None: checked once per process."""
-    try:
-        browser_path()
-    except RuntimeError as err:
-        return str(err)
-    return None

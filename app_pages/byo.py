@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 import ui
+from vcc_core.data.registered import registered, remove
 from vcc_core.data.uploads import MB, check_upload_size, confine_path, max_upload_bytes
 
 
@@ -80,10 +81,10 @@ try:
 except (ValueError, OSError) as err:
     st.error(f"Could not use this file: {err}")
 
-for entry in ui.registered_predictions(data):
+for entry in registered(data.fingerprint):
     left, right = st.columns([4, 1])
     left.write(f"`{entry.name}` ({entry.kind}, {entry.bytes / MB:,.1f} MB), kept for every session")
     if right.button("Remove", key=f"remove_{entry.name}"):
-        ui.remove_prediction(data, entry.name)
+        remove(data.fingerprint, entry.name)
         st.rerun()
 st.page_link("app_pages/explorer.py", label="Open the Perturbation explorer", icon=":material/biotech:")

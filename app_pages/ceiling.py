@@ -12,8 +12,7 @@ data = ui.page("DES noise ceiling")
 st.caption(
     "Every perturbation's cells and the control cells are split at random into two halves. Each half is tested for "
     "DE against its own half of the controls, and half B is scored against half A as if it were a prediction: the "
-    "scores a model could reach if it were as good as a second run of the same experiment. DE and metrics follow "
-    "cell-eval 0.8.2 with pdex 0.3.0 (FDR per perturbation)."
+    "scores a model could reach if it were as good as a second run of the same experiment. " + ui.conventions_caption()
 )
 left, right = st.columns(2)
 seeds = int(left.number_input("Random splits (seeds)", min_value=1, max_value=10, value=3, key="ceiling_seeds"))
@@ -25,7 +24,7 @@ split = right.selectbox(
 )
 try:
     with ui.progress_bar() as progress:
-        result = ceiling(data, seeds=seeds, split=split, progress=progress)
+        result = ceiling(data, seeds=seeds, split=split, progress=progress, conventions=ui.conventions())
 except ValueError as err:
     st.error(f"Could not split and test the data: {err}")
     st.stop()
@@ -77,6 +76,7 @@ st.plotly_chart(fig, key="cpm_chart")
 ui.download_figure(fig, "des_ceiling_vs_cpm_filter")
 genes = result.one_half_share()
 st.dataframe(genes.head(50), hide_index=True, key="genes_table")
+st.caption(ui.conventions_caption())
 st.download_button("Gene report (CSV)", genes.to_csv(index=False), "spurious_de_genes.csv", "text/csv")
 st.download_button("Ceiling vs floor (CSV)", curve.to_csv(), "des_ceiling_vs_floor.csv", "text/csv")
 
@@ -88,7 +88,8 @@ ui.download_figure(fig, "pds_ceiling")
 st.subheader("Replicate values for 2026-style scaling")
 st.caption(
     f"Mean over perturbations, then over {result.n_seeds} seeds: the value `r` in (u − b) / (r − b), where 1 means "
-    "as good as a technical replicate. The Leaderboard uses these values for the test perturbations."
+    "as good as a technical replicate. The Leaderboard uses these values for the test perturbations. "
+    + ui.conventions_caption()
 )
 replicate = r.reindex([*VCC_METRICS, *r.index.drop(VCC_METRICS)]).rename_axis("metric").to_frame()
 st.dataframe(replicate.style.format("{:.4f}"), key="replicate_table")

@@ -37,5 +37,6 @@ points = event.selection.get("points", []) if event else []
 if picked := [str(p["customdata"]) for p in points if "customdata" in p]:
     params = {"data": st.query_params.get("data", ""), "model": a.name, "perts": ",".join(picked)}
     st.switch_page("app_pages/explorer.py", query_params=params)
+st.caption(ui.conventions_caption())
 ui.download_figure(fig, "a_against_b")
 st.download_button("Per perturbation (CSV)", table.to_csv(), "a_against_b.csv", "text/csv")

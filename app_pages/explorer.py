@@ -52,6 +52,7 @@ if not chosen:
 
 st.subheader("Metrics of the chosen perturbations")
 st.dataframe(metrics.loc[chosen, HEADLINE].style.format("{:.3f}"), key="metrics_table")
+st.caption(ui.conventions_caption())
 st.download_button("Metrics (CSV)", metrics.loc[chosen].to_csv(), "explorer_metrics.csv", "text/csv")
 try:
     metrics26 = ui.evaluated_2026(data, source).reindex(chosen)

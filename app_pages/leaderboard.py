@@ -25,7 +25,7 @@ st.caption(
     f"`{BASELINE}` (always included), clipped at 0 as the challenge did and unclipped; VCC 2026 scores are "
     "cell-eval2's (`--preset vcc2026`) on raw counts. Average rank is over the seven Generalist metrics. "
     "`oracle_replicate` is no model: half of each test perturbation's real cells (and of the controls) submitted as "
-    "they are, scored against the other half."
+    "they are, scored against the other half. " + ui.conventions_caption()
 )
 files = [name for name, s in ui.prediction_sources(data).items() if not s.is_model]
 chosen = ui.predictions_picker(data, key="lb_models", default=[*DEFAULT_MODELS, *files])
@@ -38,11 +38,11 @@ use_replicate = st.toggle(
 try:
     with ui.progress_bar() as progress:
         sources = list({s.name: s for s in [PredictionSource.model(BASELINE), *chosen]}.values())
-        table, counts, failed = compare_sources(data, sources, progress=progress)
+        table, counts, failed = compare_sources(data, sources, progress=progress, conventions=ui.conventions())
         for name, message in failed.items():
             st.warning(f"{name} cannot be scored on this dataset and is left out: {message}")
         # r is the oracle replicate's own metrics: it scores 1 on this scale by construction.
-        replicate = replicate_values(data) if use_replicate else None
+        replicate = replicate_values(data, conventions=ui.conventions()) if use_replicate else None
         scores = score_table(table, baseline=BASELINE, replicate=replicate).join(counts)
         scores = scores.rename(columns={"vcc2026_style": "ours_replicate_scaled_2025"})
         per_metric = vcc2025_per_metric(table, baseline=BASELINE)
@@ -62,11 +62,13 @@ if len(scores26):
 st.subheader("Scores")
 formats = {c: "{:.3f}" for c in scores.columns if c != "perturbations"}
 st.dataframe(scores.sort_values("vcc2025", ascending=False).style.format(formats, na_rep="–"), key="scores_table")
+st.caption(f"VCC 2025 columns: {ui.conventions_caption()} VCC 2026: cell-eval2 0.20.0's own DE on CPM.")
 if data.space != "counts":
     st.info("This dataset holds log1p values: the VCC 2026 metrics are defined on raw counts and are left out.")
 st.download_button("Scores (CSV)", scores.to_csv(), "leaderboard_scores.csv", "text/csv")
 with st.expander("Every metric (means over the scored perturbations)"):
     st.dataframe(table.T.style.format("{:.4f}"), key="metrics_table")
+    st.caption(ui.conventions_caption())
     st.download_button("Every metric (CSV)", table.to_csv(), "leaderboard_metrics.csv", "text/csv")
 
 st.subheader("What clipping hides")

@@ -24,7 +24,7 @@ if not chosen:
     st.stop()
 
 with ui.progress_bar() as progress:
-    table, failed = compare_available(data, chosen, progress=progress)
+    table, failed = compare_available(data, chosen, progress=progress, conventions=ui.conventions())
 for model, message in failed.items():
     st.warning(f"{model} cannot run on this dataset and is left out: {message}")
 chosen = [m for m in chosen if m not in failed]
@@ -33,6 +33,7 @@ if not chosen:
 
 st.subheader("Leaderboard")
 st.dataframe(table[[c for c in HEADLINE if c in table.columns]].style.format("{:.3f}"))
+st.caption(ui.conventions_caption())
 st.download_button("Download all metrics (CSV)", table.to_csv(), "leaderboard.csv", "text/csv")
 with st.expander("Every metric"):
     st.dataframe(table.T.style.format("{:.4f}"))

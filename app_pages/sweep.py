@@ -90,7 +90,8 @@ if st.toggle(toggle, key="sweep_des") and scalable:
     st.caption(
         f"DES computed exactly (not approximated) at {len(coarse)} scales; baseline = mean_baseline at s = 1 "
         "through the same pipeline. Unclipped scores show how far below the baseline a rescaled model falls. "
-        "Predicted cells have no pseudobulk to rescale and are left out here."
+        "Predicted cells have no pseudobulk to rescale and are left out here. DE: cell-eval 0.8.2 + pdex 0.3.0 "
+        "whatever the sidebar's conventions."
     )
     table = pd.concat({m: des[m].join(scores[m]) for m in des}, names=["model"])
     st.download_button("Download DES and scores (CSV)", table.to_csv(), "sweep_des_scores.csv", "text/csv")

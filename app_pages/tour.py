@@ -52,8 +52,9 @@ where.progress((step + 1) / len(TITLES), text=f"Step {step + 1} of {len(TITLES)}
 def leaderboard():
     sources = [PredictionSource.model(m) for m in DEFAULT_MODELS]
     with ui.progress_bar() as progress:
-        table, _, _ = compare_sources(data, sources, progress=progress)
-    return table, score_table(table, baseline=BASELINE, replicate=replicate_values(data))
+        table, _, _ = compare_sources(data, sources, progress=progress, conventions=ui.conventions())
+    replicate = replicate_values(data, conventions=ui.conventions())
+    return table, score_table(table, baseline=BASELINE, replicate=replicate)
 
 
 def build(i: int) -> tour.Step:
@@ -69,7 +70,7 @@ def build(i: int) -> tour.Step:
         return tour.scaling_step(ui.swept(data, PredictionSource.model(MODEL)), MODEL)
     if i == 4:
         with ui.progress_bar() as progress:
-            return tour.ceiling_step(ceiling(data, seeds=3, progress=progress))
+            return tour.ceiling_step(ceiling(data, seeds=3, progress=progress, conventions=ui.conventions()))
     table, scores = leaderboard()
     if i == 5:
         per_metric = vcc2025_per_metric(table, baseline=BASELINE)

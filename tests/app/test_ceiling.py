@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 from tests.app.apptest import app_page, chart, values
 from vcc_core.analyses.ceiling import ceiling
 from vcc_core.data.dataset import open_dataset
+from vcc_core.evaluation.evaluate import LEGACY
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +60,14 @@ def test_ceiling_scatter_follows_the_axis_and_split(ceiling_page, expected):
     boxes = chart(at, "seed_box")["data"]
     assert [b["name"] for b in boxes] == ["seed 0", "seed 1", "seed 2"]
     assert all(values(b["y"]).size == 12 for b in boxes)
+
+
+def test_ceiling_follows_the_conventions_given_in_the_url(dataset):
+    at = app_page("ceiling.py", conventions=LEGACY).run()
+    assert not at.exception
+    assert not at.error
+    assert at.selectbox(key="conventions_choice").value == LEGACY
+    r = ceiling(dataset, seeds=3, conventions=LEGACY).replicate_values()
+    assert {m.label: m.value for m in at.metric}["DES ceiling"] == f"{r['overlap_at_N']:.3f}"
+    np.testing.assert_allclose(at.dataframe[-1].value["replicate"][r.index].to_numpy(), r.to_numpy())
+    assert "cell-eval 0.6.6 + pdex 0.1.27" in at.caption[0].value

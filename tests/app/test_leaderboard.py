@@ -6,7 +6,8 @@ import pytest
 import ui
 from tests.app.apptest import app_page, chart, values
 from vcc_core.data.dataset import open_dataset
-from vcc_core.evaluation.leaderboard import compare
+from vcc_core.evaluation.evaluate import LEGACY
+from vcc_core.evaluation.leaderboard import compare, compare_sources
 from vcc_core.evaluation.sources import PredictionSource
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.evaluation.vcc2026_sources import compare_2026
@@ -86,3 +87,24 @@ def test_leaderboard_includes_predictions_loaded_elsewhere(dataset, board, tmp_p
     assert at.dataframe[0].value.loc["ridge.h5ad", "perturbations"] == 4
     at.multiselect(key="lb_models").set_value(["ridge"]).run()
     assert "ridge.h5ad" not in at.dataframe[0].value.index
+
+
+def test_leaderboard_follows_the_conventions_chosen_in_the_sidebar(dataset):
+    """Choosing the VCC 2025 leaderboard's conventions re-scores every table under them, says so in the captions,
+    and keeps the choice in the URL."""
+    at = app_page("leaderboard.py")
+    at.run()
+    at.multiselect(key="lb_models").set_value(["ridge"]).run()
+    current = at.dataframe[1].value
+    at.selectbox(key="conventions_choice").set_value(LEGACY).run()
+    assert not at.exception
+    assert not at.error
+    assert at.query_params["conventions"] == LEGACY
+    sources = [PredictionSource.model(m) for m in ("mean_baseline", "ridge")]
+    legacy, _, _ = compare_sources(dataset, sources, conventions=LEGACY)
+    shown = at.dataframe[1].value
+    np.testing.assert_allclose(shown[legacy.index].to_numpy(), legacy.T.loc[shown.index].to_numpy())
+    assert shown.loc["de_nsig_counts_real", "ridge"] != current.loc["de_nsig_counts_real", "ridge"]
+    captions = " ".join(c.value for c in at.caption)
+    assert captions.count("cell-eval 0.6.6 + pdex 0.1.27") >= 3
+    assert "cell-eval 0.8.2" not in captions

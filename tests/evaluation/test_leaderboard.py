@@ -5,16 +5,19 @@ import pandas as pd
 import pytest
 
 from vcc_core.data.dataset import open_dataset, split_perts
+from vcc_core.evaluation.evaluate import LEGACY
 from vcc_core.evaluation.leaderboard import (
     clipping_note,
     compare,
     compare_available,
+    compare_sources,
     prediction_metrics,
     score_table,
     vcc2025_per_metric,
 )
 from vcc_core.evaluation.scoring import GENERALIST_METRICS, average_rank
 from vcc_core.evaluation.sides import predicted_test_cells
+from vcc_core.evaluation.sources import PredictionSource
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.models.training import train_predict
 
@@ -93,3 +96,18 @@ def test_a_model_that_cannot_run_is_reported_and_the_others_scored(tiny):
     table, failed = compare_available(dataset, ["mean_baseline", "gpt"])
     assert list(table.index) == ["mean_baseline"]
     assert failed["gpt"].startswith("unknown model 'gpt'")
+
+
+def test_the_conventions_change_the_de_metrics_only(tiny):
+    """Under the VCC 2025 leaderboard's conventions (one FDR over every perturbation and gene) the DE metrics move,
+    MAE and PDS do not: they never read a DE table."""
+    dataset = open_dataset(tiny)
+    sources = [PredictionSource.model(m) for m in ("mean_baseline", "ridge")]
+    current, _, _ = compare_sources(dataset, sources)
+    legacy, _, _ = compare_sources(dataset, sources, conventions=LEGACY)
+    same = ["mae", "mse", "discrimination_score_l1", "discrimination_score_l2", "discrimination_score_cosine"]
+    np.testing.assert_array_equal(legacy[same].to_numpy(), current[same].to_numpy())
+    de = ["overlap_at_N", "precision_at_N", "de_nsig_counts_real"]
+    assert not np.allclose(legacy[de].to_numpy(), current[de].to_numpy(), equal_nan=True)
+    with pytest.raises(ValueError, match=r"unknown reference 'cell-eval-0\.7'"):
+        compare_sources(dataset, sources, conventions="cell-eval-0.7")

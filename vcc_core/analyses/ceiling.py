@@ -28,6 +28,7 @@ import pandas as pd
 from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
 from vcc_core.de.cpm_filter import cpm_filtered
+from vcc_core.evaluation.evaluate import CURRENT
 from vcc_core.evaluation.loop import compute_metrics, metric_inputs, per_perturbation
 from vcc_core.evaluation.sides import half_sides, real_cells, real_side
 from vcc_core.keys import CONTROL, PERT_COL
@@ -123,18 +124,25 @@ def floor_des(inputs: MetricInputs, control_mean: np.ndarray, floors: Sequence[f
 
 @cached("ceiling_seed", version="2")
 def seed_tables(
-    dataset: Dataset, *, seed: int, split: str = "test", profile: str = "bulk", floors: tuple = FLOORS
+    dataset: Dataset,
+    *,
+    seed: int,
+    split: str = "test",
+    profile: str = "bulk",
+    floors: tuple = FLOORS,
+    conventions: str = CURRENT,
 ) -> dict[str, pd.DataFrame]:
     """One seed's split-half replicate of ``split``: ``metrics`` per perturbation, ``genes``, ``floors`` and
     ``cpm_floors`` tables.
 
     ``metrics`` has a ``perturbation`` column and one column per metric of ``profile`` (see :func:`gene_calls`,
-    :func:`floor_des` and :func:`half_inputs` for the others).
+    :func:`floor_des` and :func:`half_inputs` for the others). The halves' DE follows ``conventions``
+    (:data:`~vcc_core.evaluation.evaluate.REFERENCES`).
     """
     cells = real_cells(dataset, split_perts(dataset, split))
     control_mean = real_side(dataset, split).profiles.control
     options = {"pert_col": dataset.pert_col, "control": dataset.control}
-    halves, sides = half_sides(cells, seed=seed, **options)
+    halves, sides = half_sides(cells, seed=seed, conventions=conventions, **options)
     inputs = replicate_inputs(sides)
     return {
         "metrics": per_perturbation(inputs, profile=profile).reset_index(),
@@ -145,9 +153,9 @@ def seed_tables(
 
 
 @cached("real_effects", version="1")
-def real_effects(dataset: Dataset, *, split: str = "test") -> pd.DataFrame:
+def real_effects(dataset: Dataset, *, split: str = "test", conventions: str = CURRENT) -> pd.DataFrame:
     """Per perturbation of ``split`` in the full real data: ``n_de_real`` (FDR < 0.05) and ``effect_l2`` (‖Δ‖₂)."""
-    side = real_side(dataset, split)
+    side = real_side(dataset, split, conventions=conventions)
     profiles, de = side.profiles, side.de
     n_de = pd.Series(significant(de.fdr).sum(axis=1), index=de.perts.astype(str))
     perts = profiles.perts.astype(str)
@@ -237,11 +245,13 @@ def ceiling(
     profile: str = "bulk",
     floors: Sequence[float] = FLOORS,
     progress: Progress | None = None,
+    conventions: str = CURRENT,
 ) -> Ceiling:
     """Split-half replicates of ``split`` for seeds ``0 .. seeds - 1`` (each cached on disk), with the real effects.
 
-    ``progress`` is an optional ``callable(fraction, message)``. Raises ``ValueError`` for ``seeds < 1`` or an
-    unknown split.
+    ``progress`` is an optional ``callable(fraction, message)``; the DE of the halves and of the real data follows
+    ``conventions`` (:data:`~vcc_core.evaluation.evaluate.REFERENCES`). Raises ``ValueError`` for ``seeds < 1`` or
+    an unknown split.
     """
     if seeds < 1:
         msg = f"seeds must be at least 1, got {seeds}"
@@ -250,9 +260,10 @@ def ceiling(
     tables = []
     for seed in range(seeds):
         report(seed / (seeds + 1), f"seed {seed + 1} of {seeds}: splitting the cells, DE of both halves, metrics")
-        tables.append(seed_tables(dataset, seed=seed, split=split, profile=profile, floors=tuple(floors)))
+        options = {"split": split, "profile": profile, "floors": tuple(floors), "conventions": conventions}
+        tables.append(seed_tables(dataset, seed=seed, **options))
     report(seeds / (seeds + 1), "DE of the full real data")
-    real = real_effects(dataset, split=split)
+    real = real_effects(dataset, split=split, conventions=conventions)
     report(1.0, "done")
     genes = tables[0]["genes"][["gene", "control_mean"]].copy()
     for column in ("de_both", "de_one_half"):

@@ -35,6 +35,25 @@ CURRENT, LEGACY = "cell-eval-0.8.2", "cell-eval-0.6.6"
 REFERENCES = (CURRENT, LEGACY)
 """The conventions a run follows: cell-eval 0.8.2 with pdex 0.3.0 (default), or cell-eval 0.6.6 with pdex 0.1.27,
 which computed the VCC 2025 leaderboard."""
+NAMES = {CURRENT: "cell-eval 0.8.2 + pdex 0.3.0", LEGACY: "cell-eval 0.6.6 + pdex 0.1.27 (the VCC 2025 leaderboard's)"}
+"""Each set of conventions as a caption names it."""
+
+
+def check_conventions(name: str) -> str:
+    """``name`` if it is one of :data:`REFERENCES`; otherwise a ``ValueError`` that lists them."""
+    if name not in REFERENCES:
+        msg = f"unknown reference {name!r}; choose one of {', '.join(REFERENCES)}"
+        raise ValueError(msg)
+    return name
+
+
+def de_of_cells(adata: ad.AnnData, *, pert_col: str, control: str, conventions: str = CURRENT, device=None) -> DEResult:
+    """The Wilcoxon DE table of log1p cells against their controls under ``conventions`` (:data:`REFERENCES`):
+    pdex 0.3.0's (:func:`~vcc_core.de.wilcoxon.de_from_anndata`) or pdex 0.1.27's
+    (:func:`~vcc_core.de.legacy.legacy_de`)."""
+    if check_conventions(conventions) == LEGACY:
+        return legacy_de(adata.X, adata.obs[pert_col], control=control, genes=adata.var_names, device=device)
+    return de_from_anndata(adata, pert_col=pert_col, control=control, device=device)
 
 
 def evaluate(
@@ -130,10 +149,7 @@ def evaluate(
         de = None
         if need_de:
             say(f"Wilcoxon DE of {side} ({profiles.perts.size} perturbations x {adata.n_vars} genes)")
-            if reference == LEGACY:
-                de = legacy_de(adata.X, adata.obs[pert_col], control=control, genes=adata.var_names, device=device)
-            else:
-                de = de_from_anndata(adata, pert_col=pert_col, control=control, device=device)
+            de = de_of_cells(adata, pert_col=pert_col, control=control, conventions=reference, device=device)
             if cpm_filter is not None:
                 de = cpm_filtered(de, adata.X, adata.obs[pert_col], threshold=cpm_filter, control=control)
         edistance = None
@@ -204,10 +220,7 @@ def normalised_real(real: ad.AnnData | str | Path, *, pert_col: str, control: st
 
 def check_reference(reference: str, names: list[str], *, cpm_filter, epsilon) -> None:
     """Refuse an unknown set of conventions, or what the cell-eval 0.6.6 conventions are not implemented for."""
-    if reference not in REFERENCES:
-        msg = f"unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}"
-        raise ValueError(msg)
-    if reference != LEGACY:
+    if check_conventions(reference) != LEGACY:
         return
     other = [n for n in names if n not in VCC_METRICS]
     if other or cpm_filter is not None or epsilon:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
-from vcc_core.evaluation.evaluate import evaluate
+from vcc_core.evaluation.evaluate import CURRENT, check_conventions, evaluate
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.scoring import average_rank, score_replicate_scaled, score_vcc2025
 from vcc_core.evaluation.sides import ORACLE, model_inputs, predicted_test_cells
@@ -81,10 +81,11 @@ def score_table(
     return out
 
 
-def replicate_values(dataset: Dataset, *, profile: str = "bulk") -> pd.Series:
+def replicate_values(dataset: Dataset, *, profile: str = "bulk", conventions: str = CURRENT) -> pd.Series:
     """``r`` per metric: the oracle replicate's means (half B of the test split's real cells scored against half A,
     :func:`~vcc_core.evaluation.sides.oracle_sides`), so that on the replicate-scaled scale it scores 1."""
-    return per_perturbation(source_inputs(dataset, PredictionSource.model(ORACLE)), profile=profile).mean()
+    inputs = source_inputs(dataset, PredictionSource.model(ORACLE), conventions=conventions)
+    return per_perturbation(inputs, profile=profile).mean()
 
 
 def clipping_note(per_metric: pd.DataFrame, *, metric: str = "mae") -> str:
@@ -112,32 +113,45 @@ def prediction_metrics(dataset: Dataset, pred: ad.AnnData, *, profile: str = "bu
 
 
 def compare_available(
-    dataset: Dataset, models, *, profile: str = "bulk", progress: Progress | None = None
+    dataset: Dataset,
+    models,
+    *,
+    profile: str = "bulk",
+    progress: Progress | None = None,
+    conventions: str = CURRENT,
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """:func:`compare` of each model that can run on ``dataset``, and the error message of each one that cannot.
 
     A model may need data that a dataset lacks (``kernel_ridge``: an external screen); the others are still scored.
     """
     sources = [PredictionSource.model(model) for model in models]
-    table, _, failed = compare_sources(dataset, sources, profile=profile, progress=progress)
+    table, _, failed = compare_sources(dataset, sources, profile=profile, progress=progress, conventions=conventions)
     return table, failed
 
 
 def compare_sources(
-    dataset: Dataset, sources, *, profile: str = "bulk", progress: Progress | None = None
+    dataset: Dataset,
+    sources,
+    *,
+    profile: str = "bulk",
+    progress: Progress | None = None,
+    conventions: str = CURRENT,
 ) -> tuple[pd.DataFrame, pd.Series, dict[str, str]]:
     """Mean of every metric per prediction source (rows: their names), the perturbations each is scored on, and
     the error message of each source that cannot be scored (a model that cannot run, a file that does not fit).
 
     A built-in model is scored on the test split, a file on the perturbations it predicts
     (:func:`~vcc_core.evaluation.sources.source_inputs`), so rows with different counts compare different sets.
+    The DE tables follow ``conventions`` (:data:`~vcc_core.evaluation.evaluate.REFERENCES`).
     """
+    check_conventions(conventions)
     report = reporter(progress)
     rows, counts, failed = {}, {}, {}
     for i, source in enumerate(sources):
         report(i / max(len(sources), 1), f"{source.name}: sides, DE, metrics")
         try:
-            metrics = per_perturbation(source_inputs(dataset, source), profile=profile)
+            inputs = source_inputs(dataset, source, conventions=conventions)
+            metrics = per_perturbation(inputs, profile=profile)
         except ValueError as err:
             failed[source.name] = str(err)
             continue

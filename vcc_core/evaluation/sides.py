@@ -23,8 +23,8 @@ from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, pseudobulk
-from vcc_core.de.wilcoxon import DEResult, de_from_anndata
-from vcc_core.evaluation.evaluate import value_dtype
+from vcc_core.de.wilcoxon import DEResult
+from vcc_core.evaluation.evaluate import CURRENT, de_of_cells, value_dtype
 from vcc_core.evaluation.loop import metric_inputs
 from vcc_core.evaluation.submission import to_submission
 from vcc_core.keys import CONTROL, PERT_COL
@@ -66,11 +66,19 @@ class Side:
 
 
 def side_of_cells(
-    cells: ad.AnnData, *, pert_col: str = PERT_COL, control: str = CONTROL, device=None, dtype: str = "float64"
+    cells: ad.AnnData,
+    *,
+    pert_col: str = PERT_COL,
+    control: str = CONTROL,
+    device=None,
+    dtype: str = "float64",
+    conventions: str = CURRENT,
 ) -> Side:
-    """Pseudobulk and DE of log1p-normalised ``cells`` (perturbations and their controls)."""
+    """Pseudobulk and DE of log1p-normalised ``cells`` (perturbations and their controls), the DE under
+    ``conventions`` (:func:`~vcc_core.evaluation.evaluate.de_of_cells`)."""
     profiles = pseudobulk(cells, pert_col=pert_col, control=control, space="log1p")
-    return Side(profiles, de_from_anndata(cells, pert_col=pert_col, control=control, device=device), dtype)
+    de = de_of_cells(cells, pert_col=pert_col, control=control, conventions=conventions, device=device)
+    return Side(profiles, de, dtype)
 
 
 def inputs_of(real: Side, pred: Side) -> MetricInputs:
@@ -96,32 +104,34 @@ def real_cells(dataset: Dataset, perts) -> ad.AnnData:
 
 
 @cached("real_side", version="2")
-def _real_side_parts(dataset: Dataset, perts: tuple[str, ...]) -> dict:
+def _real_side_parts(dataset: Dataset, perts: tuple[str, ...], conventions: str = CURRENT) -> dict:
     cells = real_cells(dataset, perts)
     dtype = str(value_dtype(cells.X))
-    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control, dtype=dtype).parts()
+    options = {"pert_col": dataset.pert_col, "control": dataset.control, "conventions": conventions}
+    return side_of_cells(cells, dtype=dtype, **options).parts()
 
 
-def real_side_of(dataset: Dataset, perts) -> Side:
+def real_side_of(dataset: Dataset, perts, *, conventions: str = CURRENT) -> Side:
     """The real cells of ``perts`` with the real controls, normalised once (cached on disk, one entry per set of
     perturbations whatever asks for it); ``dtype`` is the data's, as cell-eval scores a submission."""
-    return Side.from_parts(_real_side_parts(dataset, tuple(sorted(map(str, perts)))))
+    return Side.from_parts(_real_side_parts(dataset, tuple(sorted(map(str, perts))), conventions))
 
 
-def real_side(dataset: Dataset, split: str = "test") -> Side:
+def real_side(dataset: Dataset, split: str = "test", *, conventions: str = CURRENT) -> Side:
     """:func:`real_side_of` the perturbations of ``split``, held in float64 as the built-in models are scored."""
-    return replace(real_side_of(dataset, split_perts(dataset, split)), dtype="float64")
+    return replace(real_side_of(dataset, split_perts(dataset, split), conventions=conventions), dtype="float64")
 
 
 @cached("predicted_side", version="1")
-def _predicted_side_parts(dataset: Dataset, model: str, cells_per_pert: int) -> dict:
+def _predicted_side_parts(dataset: Dataset, model: str, cells_per_pert: int, conventions: str = CURRENT) -> dict:
     cells = to_submission(train_predict(dataset, model), dataset, cells_per_pert=cells_per_pert)
-    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control).parts()
+    options = {"pert_col": dataset.pert_col, "control": dataset.control, "conventions": conventions}
+    return side_of_cells(cells, **options).parts()
 
 
-def predicted_side(dataset: Dataset, model: str, cells_per_pert: int = 100) -> Side:
+def predicted_side(dataset: Dataset, model: str, cells_per_pert: int = 100, *, conventions: str = CURRENT) -> Side:
     """``model``'s prediction of the test split as the cells a submission would hold (cached on disk)."""
-    return Side.from_parts(_predicted_side_parts(dataset, model, cells_per_pert))
+    return Side.from_parts(_predicted_side_parts(dataset, model, cells_per_pert, conventions))
 
 
 def model_inputs(dataset: Dataset, model: str, *, cells_per_pert: int = 100) -> MetricInputs:
@@ -146,26 +156,32 @@ def predicted_test_cells(dataset: Dataset, pred: ad.AnnData) -> ad.AnnData:
     return pred[labels.isin([*test, dataset.control]).to_numpy()].copy()
 
 
-def half_sides(cells: ad.AnnData, *, seed: int, pert_col: str, control: str, device=None) -> tuple[list, list]:
+def half_sides(
+    cells: ad.AnnData, *, seed: int, pert_col: str, control: str, device=None, conventions: str = CURRENT
+) -> tuple[list, list]:
     """The two disjoint halves of ``cells`` (:func:`~vcc_core.models.oracle.half_split`) and their sides."""
     half = half_split(cells.obs[pert_col].to_numpy(), control=control, seed=seed)
     halves = [cells[half == h] for h in (0, 1)]
-    return halves, [side_of_cells(h, pert_col=pert_col, control=control, device=device) for h in halves]
+    options = {"pert_col": pert_col, "control": control, "device": device, "conventions": conventions}
+    return halves, [side_of_cells(h, **options) for h in halves]
 
 
 @cached("oracle_sides", version="1")
-def _oracle_parts(dataset: Dataset, split: str, seed: int) -> dict:
+def _oracle_parts(dataset: Dataset, split: str, seed: int, conventions: str = CURRENT) -> dict:
     cells = real_cells(dataset, split_perts(dataset, split))
-    _, halves = half_sides(cells, seed=seed, pert_col=dataset.pert_col, control=dataset.control)
+    options = {"pert_col": dataset.pert_col, "control": dataset.control, "conventions": conventions}
+    _, halves = half_sides(cells, seed=seed, **options)
     return {
         f"{role}_{k}": v for role, side in zip(("real", "pred"), halves, strict=True) for k, v in side.parts().items()
     }
 
 
-def oracle_sides(dataset: Dataset, split: str = "test", seed: int = ORACLE_SEED) -> tuple[Side, Side]:
+def oracle_sides(
+    dataset: Dataset, split: str = "test", seed: int = ORACLE_SEED, *, conventions: str = CURRENT
+) -> tuple[Side, Side]:
     """Half A of ``split``'s real cells in the real role and half B's real cells as the submission (cached on disk):
     the split-half replicate, whose metrics are the replicate values ``r`` of the replicate-scaled scores."""
-    parts = _oracle_parts(dataset, split, seed)
+    parts = _oracle_parts(dataset, split, seed, conventions)
     real, pred = ({k.removeprefix(f"{role}_"): v for k, v in parts.items() if k.startswith(f"{role}_")}
                   for role in ("real", "pred"))  # fmt: skip
     return Side.from_parts(real), Side.from_parts(pred)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
+
 from vcc_core.cache import cached
 from vcc_core.cache.digest import file_digest
 from vcc_core.data.dataset import Dataset, split_perts
@@ -22,7 +24,8 @@ from vcc_core.data.io import load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.predictions import prediction_kind, read_table
 from vcc_core.data.pseudobulk import Profiles
-from vcc_core.evaluation.evaluate import value_dtype
+from vcc_core.evaluation.evaluate import CURRENT, value_dtype
+from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.sides import (
     ORACLE,
     Side,
@@ -74,6 +77,14 @@ class PredictionSource:
         return self.kind == "model"
 
     @property
+    def stamp(self) -> tuple:
+        """What identifies the content in this process: a file's size and modification time (a model: nothing)."""
+        if self.is_model:
+            return ()
+        stat = Path(self.location).stat()
+        return (stat.st_size, stat.st_mtime_ns)
+
+    @property
     def label(self) -> str:
         """``name`` with what it is: ``ridge (model)``, ``mine.h5ad (predicted cells)``."""
         what = {"model": "model", "cells": "predicted cells", "table": "pseudobulk table"}[self.kind]
@@ -121,39 +132,64 @@ def table_profiles(dataset: Dataset, path: Path) -> Profiles:
 
 
 @cached("file_side", version="1", ignore=("file",))
-def _file_side_parts(dataset: Dataset, content: str, file: Path, kind: str, cells_per_pert: int) -> dict:
+def _file_side_parts(
+    dataset: Dataset, content: str, file: Path, kind: str, cells_per_pert: int, conventions: str = CURRENT
+) -> dict:
+    options = {"pert_col": dataset.pert_col, "control": dataset.control, "conventions": conventions}
     if kind == "table":
         cells = to_submission(table_profiles(dataset, file), dataset, cells_per_pert=cells_per_pert)
-        return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control).parts()
+        return side_of_cells(cells, **options).parts()
     cells, space = load_predictions(file, real=dataset.adata, pert_col=dataset.pert_col, control=dataset.control)
     cells = log1p_normalize(cells, copy=False) if space == "counts" else cells
-    dtype = str(value_dtype(cells.X))
-    return side_of_cells(cells, pert_col=dataset.pert_col, control=dataset.control, dtype=dtype).parts()
+    return side_of_cells(cells, dtype=str(value_dtype(cells.X)), **options).parts()
 
 
-def sides(dataset: Dataset, source: PredictionSource, *, cells_per_pert: int = 100) -> tuple[Side, Side]:
-    """The real and the predicted side of ``source`` (each cached on disk); the oracle replicate's are the split-half
-    replicate's (:func:`~vcc_core.evaluation.sides.oracle_sides`)."""
+def sides(
+    dataset: Dataset, source: PredictionSource, *, cells_per_pert: int = 100, conventions: str = CURRENT
+) -> tuple[Side, Side]:
+    """The real and the predicted side of ``source`` (each cached on disk), their DE under ``conventions``
+    (:data:`~vcc_core.evaluation.evaluate.REFERENCES`); the oracle replicate's are the split-half replicate's
+    (:func:`~vcc_core.evaluation.sides.oracle_sides`)."""
     if source.is_model and source.location == ORACLE:
-        return oracle_sides(dataset)
+        return oracle_sides(dataset, conventions=conventions)
     if source.is_model:
-        return real_side(dataset), predicted_side(dataset, source.location, cells_per_pert)
+        real = real_side(dataset, conventions=conventions)
+        return real, predicted_side(dataset, source.location, cells_per_pert, conventions=conventions)
     path = Path(source.location)
     try:
         key = content_key(path)
     except OSError as err:
         msg = f"{path.name} cannot be read ({err.strerror or err}); register it again"
         raise ValueError(msg) from err
-    pred = Side.from_parts(_file_side_parts(dataset, key, path, source.kind, cells_per_pert))
-    real = real_side_of(dataset, pred.profiles.perts)
+    pred = Side.from_parts(_file_side_parts(dataset, key, path, source.kind, cells_per_pert, conventions))
+    real = real_side_of(dataset, pred.profiles.perts, conventions=conventions)
     # Predicted cells are scored in their data's float type, as cell-eval scores a submission; a table, like the
     # built-in models whose pseudobulks it holds, in float64.
     return (real, pred) if source.kind == "cells" else (replace(real, dtype=pred.dtype), pred)
 
 
-def source_inputs(dataset: Dataset, source: PredictionSource) -> MetricInputs:
-    """The metric arrays of ``source`` against the real data, DE included, rows aligned by name."""
-    return inputs_of(*sides(dataset, source))
+def source_inputs(dataset: Dataset, source: PredictionSource, *, conventions: str = CURRENT) -> MetricInputs:
+    """The metric arrays of ``source`` against the real data, DE included (under ``conventions``), rows aligned by
+    name."""
+    return inputs_of(*sides(dataset, source, conventions=conventions))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A prediction's aligned real and predicted arrays (DE included), every metric per perturbation, and the
+    predicted cells behind each perturbation (a table's or a model's: the cells it is expanded to)."""
+
+    inputs: MetricInputs
+    metrics: pd.DataFrame
+    cells: pd.Series
+
+
+def score_source(dataset: Dataset, source: PredictionSource, *, conventions: str = CURRENT) -> Scored:
+    """:class:`Scored` of ``source`` on ``dataset`` (``profile="bulk"``), the DE under ``conventions``."""
+    real, pred = sides(dataset, source, conventions=conventions)
+    inputs = inputs_of(real, pred)
+    cells = pd.Series(pred.profiles.n_cells, index=pred.profiles.perts.astype(str), name="cells")
+    return Scored(inputs, per_perturbation(inputs, profile="bulk"), cells)
 
 
 def sweep_profiles(dataset: Dataset, source: PredictionSource) -> tuple[Profiles, Profiles]:

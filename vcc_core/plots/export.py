@@ -11,6 +11,7 @@ second, not two).
 from __future__ import annotations
 
 import atexit
+import functools
 import io
 import os
 import shutil
@@ -39,6 +40,16 @@ def browser_path() -> str:
         )
         raise RuntimeError(msg)
     return found
+
+
+@functools.cache
+def static_export_problem() -> str | None:
+    """Why PNG and SVG cannot be made here (no Chromium), or None: checked once per process."""
+    try:
+        browser_path()
+    except RuntimeError as err:
+        return str(err)
+    return None
 
 
 def figure_bytes(fig: go.Figure, fmt: str) -> bytes:
