@@ -30,9 +30,9 @@ from vcc_core.data.predictions import SUFFIXES, file_genes
 from vcc_core.data.registered import lost, register, registered
 from vcc_core.data.simulate import DEFAULT_PRESET
 from vcc_core.evaluation import vcc2026_sources
-from vcc_core.evaluation.evaluate import CURRENT, REFERENCES
 from vcc_core.evaluation.evaluate import NAMES as CONVENTION_NAMES
 from vcc_core.evaluation.sources import PredictionSource, Scored, score_source
+from vcc_core.keys import CURRENT, REFERENCES
 from vcc_core.models import model_options
 from vcc_core.plots.export import FORMATS, figure_bytes, figures_zip, static_export_problem
 from vcc_core.progress import Progress
@@ -134,11 +134,7 @@ def conventions() -> str:
 
 def conventions_caption() -> str:
     """A sentence for a table's caption: which conventions its DE-based numbers follow."""
-    chosen = conventions()
-    text = f"DE tables (DES and the other DE metrics): {CONVENTION_NAMES[chosen]}, set in the sidebar."
-    if chosen == CURRENT:
-        return text
-    return f"{text} Of the DE metrics, DES is the one checked against cell-eval 0.6.6; the others read its tables."
+    return f"DE tables (DES and the other DE metrics): {CONVENTION_NAMES[conventions()]}, set in the sidebar."
 
 
 def register_dataset(label: str, path: Path) -> None:

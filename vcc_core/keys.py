@@ -19,3 +19,8 @@ UNS_TRUTH = "vcc_truth"
 
 UNS_SPACE = "vcc_space"
 """``uns`` key recording whether ``X`` holds ``"counts"`` or ``"log1p"`` values."""
+
+CURRENT, LEGACY = "cell-eval-0.8.2", "cell-eval-0.6.6"
+REFERENCES = (CURRENT, LEGACY)
+"""The conventions a run follows: cell-eval 0.8.2 with pdex 0.3.0 (default), or cell-eval 0.6.6 with pdex 0.1.27,
+which computed the VCC 2025 leaderboard."""

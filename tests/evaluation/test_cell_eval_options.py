@@ -208,13 +208,15 @@ def test_cpm_floor_by_hand():
 
 @pytest.mark.reference
 @pytest.mark.parametrize("case", ["synthetic", "papalexi"])
-def test_cell_eval_066_conventions_equal_its_vcc_metrics(case, tmp_path):
+@pytest.mark.parametrize("profile", ["vcc", "full"])
+def test_cell_eval_066_conventions_equal_its_metrics(case, profile, tmp_path):
     folder = DATA / case / "cell_eval" / "v066_full"
     argv = ["evaluate", "--real", str(DATA / case / "real.h5ad"), "--pred", str(DATA / case / "pred.h5ad")]
-    assert main([*argv, "--out", str(tmp_path), "--reference", "cell-eval-0.6.6"]) == 0
+    assert main([*argv, "--out", str(tmp_path), "--reference", "cell-eval-0.6.6", "--profile", profile]) == 0
     ours, _ = read_cell_eval(tmp_path / "results.csv")
     theirs, _ = read_cell_eval(folder / "results.csv")
-    current, _ = read_cell_eval(DATA / case / "cell_eval" / "vcc" / "results.csv")
+    assert list(ours.columns) == list(theirs.columns) if profile == "full" else len(ours.columns) == 3
+    current, _ = read_cell_eval(DATA / case / "cell_eval" / "full" / "results.csv")
     assert not np.allclose(theirs["overlap_at_N"], current["overlap_at_N"])  # the conventions move DES
     for column in ours.columns:
         np.testing.assert_allclose(ours[column], theirs[column], rtol=1e-6, atol=0, err_msg=column)
@@ -272,7 +274,9 @@ def test_cell_eval_066_refuses_what_it_does_not_cover(tmp_path, capsys):
         str(DATA / "synthetic" / "pred.h5ad"),
     ]
     argv += ["--out", str(tmp_path), "--reference", "cell-eval-0.6.6"]
-    assert main([*argv, "--profile", "full"]) == 2
-    assert "the cell-eval 0.6.6 conventions are those of the VCC 2025 leaderboard's metrics" in capsys.readouterr().err
+    assert main([*argv, "--cpm-filter", "5"]) == 2
+    assert "the cell-eval 0.6.6 conventions have no --cpm-filter or --epsilon" in capsys.readouterr().err
+    assert main([*argv, "--epsilon", "0.5"]) == 2
+    assert "the cell-eval 0.6.6 conventions have no --cpm-filter or --epsilon" in capsys.readouterr().err
     assert main([*argv, "--ceiling"]) == 2
     assert "scores a prediction in this process (no --ceiling" in capsys.readouterr().err

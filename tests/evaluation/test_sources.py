@@ -5,7 +5,7 @@ import pytest
 
 from vcc_core.data.dataset import open_dataset
 from vcc_core.data.predictions import table_from_profiles
-from vcc_core.evaluation.evaluate import CURRENT, REFERENCES, evaluate
+from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.sources import (
     PredictionSource,
@@ -14,6 +14,7 @@ from vcc_core.evaluation.sources import (
     sweep_profiles,
 )
 from vcc_core.evaluation.submission import to_submission
+from vcc_core.keys import REFERENCES
 from vcc_core.models.training import train_predict
 
 
@@ -46,8 +47,7 @@ def test_a_file_of_cells_scores_as_evaluate_does(dataset, files, conventions):
     ours = per_perturbation(source_inputs(dataset, source, conventions=conventions), profile="bulk")
     labels = dataset.adata.obs[dataset.pert_col].astype(str)
     real = dataset.adata[labels.isin([*perts, dataset.control]).to_numpy()].copy()  # what evaluate() is given
-    profile = "bulk" if conventions == CURRENT else "vcc"  # the 0.6.6 conventions are checked on the vcc metrics
-    want, _ = evaluate(real, files / "two.h5ad", profile=profile, reference=conventions)
+    want, _ = evaluate(real, files / "two.h5ad", profile="bulk", reference=conventions)
     np.testing.assert_array_equal(ours.loc[want.index, want.columns].to_numpy(), want.astype("float64").to_numpy())
 
 

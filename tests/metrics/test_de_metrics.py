@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import auc, average_precision_score, roc_curve
 
+from vcc_core.keys import LEGACY
 from vcc_core.metrics.de_metrics import (
     auc_score,
     direction_match,
@@ -81,6 +82,21 @@ def test_auc_by_hand_and_against_scikit_learn():
         fpr, tpr, _ = roc_curve(labels, scores)
         assert auc_score(real, pred, method="pr")[p] == pytest.approx(average_precision_score(labels, scores))
         assert auc_score(real, pred, method="roc")[p] == pytest.approx(auc(fpr, tpr))
+
+
+def test_auc_under_cell_eval_066_keeps_the_order_of_the_smallest_fdrs():
+    # cell-eval 0.8.2 clips predicted FDRs at 1e-10, so 1e-30 (a real DE gene) and 1e-20 (not one) tie; 0.6.6 reads
+    # only an FDR of 0 as 1e-10 and ranks 1e-30 first
+    real = np.array([[0.5, 0.5, 0.01]])
+    pred = np.array([[1e-30, 1e-20, 0.0]])
+    assert auc_score(real, pred, method="roc")[0] == pytest.approx(0.5)  # all three tie at 1e-10
+    assert auc_score(real, pred, method="roc", conventions=LEGACY)[0] == 0.0  # 0 read as 1e-10: after both others
+    real = np.array([[0.01, 0.5, 0.5]])
+    pred = np.array([[1e-30, 1e-20, 0.3]])
+    assert auc_score(real, pred, method="roc")[0] == pytest.approx(0.75)
+    assert auc_score(real, pred, method="roc", conventions=LEGACY)[0] == 1.0
+    assert auc_score(real, pred, method="pr")[0] == pytest.approx(0.5)  # precision 1/2 at the end of the tie
+    assert auc_score(real, pred, method="pr", conventions=LEGACY)[0] == 1.0
 
 
 def test_significance_is_decided_in_float32():

@@ -28,10 +28,9 @@ import pandas as pd
 from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
 from vcc_core.de.cpm_filter import cpm_filtered
-from vcc_core.evaluation.evaluate import CURRENT
 from vcc_core.evaluation.loop import compute_metrics, metric_inputs, per_perturbation
 from vcc_core.evaluation.sides import half_sides, real_cells, real_side
-from vcc_core.keys import CONTROL, PERT_COL
+from vcc_core.keys import CONTROL, CURRENT, PERT_COL
 from vcc_core.metrics import MetricInputs
 from vcc_core.metrics.de_metrics import significant
 from vcc_core.progress import Progress, reporter
@@ -55,10 +54,12 @@ def half_inputs(
     return replicate_inputs(sides)
 
 
-def replicate_inputs(sides, des=None) -> MetricInputs:
-    """Half B's side (``sides[1]``) scored against half A's, with the DE results ``des`` instead of theirs."""
+def replicate_inputs(sides, des=None, *, conventions: str = CURRENT) -> MetricInputs:
+    """Half B's side (``sides[1]``) scored against half A's, with the DE results ``des`` instead of theirs (DE
+    following ``conventions``)."""
     real_de, pred_de = des if des is not None else (sides[0].de, sides[1].de)
-    return metric_inputs(sides[0].profiles, sides[1].profiles, real_de=real_de, pred_de=pred_de)
+    profiles = (sides[0].profiles, sides[1].profiles)
+    return metric_inputs(*profiles, real_de=real_de, pred_de=pred_de, conventions=conventions)
 
 
 def cpm_floor_des(halves, sides, floors: Sequence[float], *, pert_col: str, control: str) -> pd.DataFrame:
@@ -122,7 +123,7 @@ def floor_des(inputs: MetricInputs, control_mean: np.ndarray, floors: Sequence[f
     return pd.DataFrame(rows)
 
 
-@cached("ceiling_seed", version="2")
+@cached("ceiling_seed", version="3")
 def seed_tables(
     dataset: Dataset,
     *,
@@ -137,13 +138,13 @@ def seed_tables(
 
     ``metrics`` has a ``perturbation`` column and one column per metric of ``profile`` (see :func:`gene_calls`,
     :func:`floor_des` and :func:`half_inputs` for the others). The halves' DE follows ``conventions``
-    (:data:`~vcc_core.evaluation.evaluate.REFERENCES`).
+    (:data:`~vcc_core.keys.REFERENCES`).
     """
     cells = real_cells(dataset, split_perts(dataset, split))
     control_mean = real_side(dataset, split).profiles.control
     options = {"pert_col": dataset.pert_col, "control": dataset.control}
     halves, sides = half_sides(cells, seed=seed, conventions=conventions, **options)
-    inputs = replicate_inputs(sides)
+    inputs = replicate_inputs(sides, conventions=conventions)
     return {
         "metrics": per_perturbation(inputs, profile=profile).reset_index(),
         "genes": gene_calls(inputs, control_mean),
@@ -250,7 +251,7 @@ def ceiling(
     """Split-half replicates of ``split`` for seeds ``0 .. seeds - 1`` (each cached on disk), with the real effects.
 
     ``progress`` is an optional ``callable(fraction, message)``; the DE of the halves and of the real data follows
-    ``conventions`` (:data:`~vcc_core.evaluation.evaluate.REFERENCES`). Raises ``ValueError`` for ``seeds < 1`` or
+    ``conventions`` (:data:`~vcc_core.keys.REFERENCES`). Raises ``ValueError`` for ``seeds < 1`` or
     an unknown split.
     """
     if seeds < 1:

@@ -7,14 +7,11 @@ import sys
 import time
 
 from vcc_core.commands._outputs import output_folder
-from vcc_core.keys import CONTROL, PERT_COL
+from vcc_core.keys import CONTROL, CURRENT, PERT_COL, REFERENCES
 
 PROFILE_NAMES = ("vcc", "minimal", "pds", "de", "anndata", "full", "bulk", "extra", "all", "vcc2026")
 """``vcc_core.metrics.PROFILES`` and vcc2026, written out: reading them would load every metric (and torch) even
 for a command that needs none of them (a test checks the two lists agree)."""
-
-CURRENT = "cell-eval-0.8.2"
-"""The default conventions (``vcc_core.evaluation.evaluate.CURRENT``, written out: reading it imports torch)."""
 
 
 def register(subparsers) -> None:
@@ -82,10 +79,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--reference",
-        choices=[CURRENT, "cell-eval-0.6.6"],
+        choices=REFERENCES,
         default=CURRENT,
         help="conventions to follow: cell-eval 0.8.2 with pdex 0.3.0, or cell-eval 0.6.6 with pdex 0.1.27, which "
-        "computed the VCC 2025 leaderboard (--profile vcc only) (default: %(default)s)",
+        "computed the VCC 2025 leaderboard: its DE tables and its AUCs' reading of them (not with --cpm-filter or "
+        "--epsilon) (default: %(default)s)",
     )
     parser.add_argument(
         "--embed-key",

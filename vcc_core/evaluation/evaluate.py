@@ -26,15 +26,11 @@ from vcc_core.de.wilcoxon import DEResult, de_from_anndata
 from vcc_core.evaluation.embedding import embedded_pds, embedding_profiles
 from vcc_core.evaluation.loop import check_pds, compute_metrics, metric_inputs
 from vcc_core.evaluation.results import aggregate
-from vcc_core.keys import CONTROL, PERT_COL
-from vcc_core.metrics import VCC_METRICS, get_metric, profile_metrics
+from vcc_core.keys import CONTROL, CURRENT, LEGACY, PERT_COL, REFERENCES
+from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.metrics.cells import energy_distances
 from vcc_core.progress import Say, sayer
 
-CURRENT, LEGACY = "cell-eval-0.8.2", "cell-eval-0.6.6"
-REFERENCES = (CURRENT, LEGACY)
-"""The conventions a run follows: cell-eval 0.8.2 with pdex 0.3.0 (default), or cell-eval 0.6.6 with pdex 0.1.27,
-which computed the VCC 2025 leaderboard."""
 NAMES = {CURRENT: "cell-eval 0.8.2 + pdex 0.3.0", LEGACY: "cell-eval 0.6.6 + pdex 0.1.27 (the VCC 2025 leaderboard's)"}
 """Each set of conventions as a caption names it."""
 
@@ -93,7 +89,8 @@ def evaluate(
         pdex's pooled-CPM floor on both sides' DE (``cell-eval run --cpm-filter``; :mod:`vcc_core.de.cpm_filter`).
     reference
         The conventions followed (:data:`REFERENCES`): cell-eval 0.8.2's, or ``"cell-eval-0.6.6"``, those of the
-        VCC 2025 leaderboard (pdex 0.1.27's DE, :mod:`vcc_core.de.legacy`; profile ``vcc`` only).
+        VCC 2025 leaderboard (pdex 0.1.27's DE, :mod:`vcc_core.de.legacy`, and 0.6.6's reading of the predicted
+        FDR in the AUCs; any profile, without ``epsilon`` or ``cpm_filter``).
     device
         Torch device for the DE (default :func:`vcc_core.device.get_device`).
     progress
@@ -113,7 +110,7 @@ def evaluate(
         asked for with fewer than 2 perturbations.
     """
     names = metrics if metrics is not None else profile_metrics(profile)
-    check_reference(reference, names, cpm_filter=cpm_filter, epsilon=epsilon)
+    check_reference(reference, cpm_filter=cpm_filter, epsilon=epsilon)
     need_de = any(get_metric(n).kind == "de" for n in names)
     need_cells = any(get_metric(n).kind == "cells" for n in names)
     say = sayer(progress)
@@ -168,6 +165,7 @@ def evaluate(
         dtypes=(real_dt, pred_dt),
         edistances=(real_e, pred_e) if need_cells else None,
         epsilon=epsilon,
+        conventions=reference,
     )
     if embed_key is None:
         return results, agg
@@ -193,6 +191,7 @@ def evaluate_profiles(
     dtypes: tuple[np.dtype, np.dtype] = (np.dtype(np.float64), np.dtype(np.float64)),
     edistances: tuple[pd.Series, pd.Series] | None = None,
     epsilon: float = 0.0,
+    conventions: str = CURRENT,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`evaluate` from pseudobulks (log1p space) and DE results computed beforehand.
 
@@ -202,7 +201,9 @@ def evaluate_profiles(
     names = metrics if metrics is not None else profile_metrics(profile)
     if epsilon:
         real_de, pred_de = (None if de is None else de.with_epsilon(epsilon) for de in (real_de, pred_de))
-    inputs = metric_inputs(real, pred, real_de=real_de, pred_de=pred_de, dtypes=dtypes, edistances=edistances)
+    inputs = metric_inputs(
+        real, pred, real_de=real_de, pred_de=pred_de, dtypes=dtypes, edistances=edistances, conventions=conventions
+    )
     check_pds(names, inputs.perts.size)
     results = compute_metrics(inputs, names)
     return results, aggregate(results)
@@ -218,16 +219,10 @@ def normalised_real(real: ad.AnnData | str | Path, *, pert_col: str, control: st
     return log1p_normalize(adata, copy=isinstance(real, ad.AnnData)) if space == "counts" else adata
 
 
-def check_reference(reference: str, names: list[str], *, cpm_filter, epsilon) -> None:
-    """Refuse an unknown set of conventions, or what the cell-eval 0.6.6 conventions are not implemented for."""
-    if check_conventions(reference) != LEGACY:
-        return
-    other = [n for n in names if n not in VCC_METRICS]
-    if other or cpm_filter is not None or epsilon:
-        msg = (
-            "the cell-eval 0.6.6 conventions are those of the VCC 2025 leaderboard's metrics: --profile vcc "
-            "(overlap_at_N, mae, discrimination_score_l1), without --cpm-filter or --epsilon"
-        )
+def check_reference(reference: str, *, cpm_filter, epsilon) -> None:
+    """Refuse an unknown set of conventions, or the options cell-eval 0.6.6 did not have."""
+    if check_conventions(reference) == LEGACY and (cpm_filter is not None or epsilon):
+        msg = "the cell-eval 0.6.6 conventions have no --cpm-filter or --epsilon (cell-eval 0.6.6 had neither)"
         raise ValueError(msg)
 
 

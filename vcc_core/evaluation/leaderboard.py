@@ -13,11 +13,12 @@ import pandas as pd
 
 from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
-from vcc_core.evaluation.evaluate import CURRENT, check_conventions, evaluate
+from vcc_core.evaluation.evaluate import check_conventions, evaluate
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.scoring import average_rank, score_replicate_scaled, score_vcc2025
 from vcc_core.evaluation.sides import ORACLE, model_inputs, predicted_test_cells
 from vcc_core.evaluation.sources import PredictionSource, source_inputs
+from vcc_core.keys import CURRENT
 from vcc_core.metrics import VCC_METRICS
 from vcc_core.progress import Progress, reporter
 
@@ -142,7 +143,7 @@ def compare_sources(
 
     A built-in model is scored on the test split, a file on the perturbations it predicts
     (:func:`~vcc_core.evaluation.sources.source_inputs`), so rows with different counts compare different sets.
-    The DE tables follow ``conventions`` (:data:`~vcc_core.evaluation.evaluate.REFERENCES`).
+    The DE tables follow ``conventions`` (:data:`~vcc_core.keys.REFERENCES`).
     """
     check_conventions(conventions)
     report = reporter(progress)

@@ -14,6 +14,7 @@ import pandas as pd
 from vcc_core.data.pseudobulk import Profiles
 from vcc_core.de.wilcoxon import DEResult
 from vcc_core.evaluation.align import positions
+from vcc_core.keys import CURRENT
 from vcc_core.metrics import MetricInputs, get_metric, profile_metrics
 
 
@@ -25,13 +26,14 @@ def metric_inputs(
     pred_de: DEResult | None = None,
     dtypes: tuple[np.dtype, np.dtype] = (np.dtype(np.float64), np.dtype(np.float64)),
     edistances: tuple[pd.Series, pd.Series] | None = None,
+    conventions: str = CURRENT,
 ) -> MetricInputs:
     """Align two sides on the real perturbations and genes.
 
     ``dtypes`` are the float types the means are held in, side by side: cell-eval's pseudobulk keeps the data's
     type, so float32 data gives float32 means and deltas, and matching it needs the same rounding.
     ``edistances``: each side's energy distances from its control cells, indexed by perturbation (cell-level
-    metrics only).
+    metrics only). ``conventions``: those the DE results follow (:data:`~vcc_core.keys.REFERENCES`).
 
     Raises
     ------
@@ -57,6 +59,7 @@ def metric_inputs(
         pred_means=pred.means.astype(pred_dt),
         real_control=real.control.astype(real_dt),
         pred_control=pred.control.astype(pred_dt),
+        conventions=conventions,
         **de,
     )
 

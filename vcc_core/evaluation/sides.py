@@ -24,10 +24,10 @@ from vcc_core.data.dataset import Dataset, split_perts
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, pseudobulk
 from vcc_core.de.wilcoxon import DEResult
-from vcc_core.evaluation.evaluate import CURRENT, de_of_cells, value_dtype
+from vcc_core.evaluation.evaluate import de_of_cells, value_dtype
 from vcc_core.evaluation.loop import metric_inputs
 from vcc_core.evaluation.submission import to_submission
-from vcc_core.keys import CONTROL, PERT_COL
+from vcc_core.keys import CONTROL, CURRENT, PERT_COL
 from vcc_core.metrics import MetricInputs
 from vcc_core.models.oracle import half_split
 from vcc_core.models.training import train_predict
@@ -81,10 +81,12 @@ def side_of_cells(
     return Side(profiles, de, dtype)
 
 
-def inputs_of(real: Side, pred: Side) -> MetricInputs:
-    """The metric arrays of two sides, rows and genes aligned by name on the real side's."""
+def inputs_of(real: Side, pred: Side, *, conventions: str = CURRENT) -> MetricInputs:
+    """The metric arrays of two sides, rows and genes aligned by name on the real side's; their DE follows
+    ``conventions``."""
     dtypes = (np.dtype(real.dtype), np.dtype(pred.dtype))
-    return metric_inputs(real.profiles, pred.profiles, real_de=real.de, pred_de=pred.de, dtypes=dtypes)
+    de = {"real_de": real.de, "pred_de": pred.de}
+    return metric_inputs(real.profiles, pred.profiles, **de, dtypes=dtypes, conventions=conventions)
 
 
 def real_cells(dataset: Dataset, perts) -> ad.AnnData:

@@ -24,7 +24,7 @@ from vcc_core.data.io import load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.predictions import prediction_kind, read_table
 from vcc_core.data.pseudobulk import Profiles
-from vcc_core.evaluation.evaluate import CURRENT, value_dtype
+from vcc_core.evaluation.evaluate import value_dtype
 from vcc_core.evaluation.loop import per_perturbation
 from vcc_core.evaluation.sides import (
     ORACLE,
@@ -37,6 +37,7 @@ from vcc_core.evaluation.sides import (
     side_of_cells,
 )
 from vcc_core.evaluation.submission import to_submission
+from vcc_core.keys import CURRENT
 from vcc_core.metrics import MetricInputs
 from vcc_core.models.training import train_predict
 
@@ -148,7 +149,7 @@ def sides(
     dataset: Dataset, source: PredictionSource, *, cells_per_pert: int = 100, conventions: str = CURRENT
 ) -> tuple[Side, Side]:
     """The real and the predicted side of ``source`` (each cached on disk), their DE under ``conventions``
-    (:data:`~vcc_core.evaluation.evaluate.REFERENCES`); the oracle replicate's are the split-half replicate's
+    (:data:`~vcc_core.keys.REFERENCES`); the oracle replicate's are the split-half replicate's
     (:func:`~vcc_core.evaluation.sides.oracle_sides`)."""
     if source.is_model and source.location == ORACLE:
         return oracle_sides(dataset, conventions=conventions)
@@ -171,7 +172,7 @@ def sides(
 def source_inputs(dataset: Dataset, source: PredictionSource, *, conventions: str = CURRENT) -> MetricInputs:
     """The metric arrays of ``source`` against the real data, DE included (under ``conventions``), rows aligned by
     name."""
-    return inputs_of(*sides(dataset, source, conventions=conventions))
+    return inputs_of(*sides(dataset, source, conventions=conventions), conventions=conventions)
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ class Scored:
 def score_source(dataset: Dataset, source: PredictionSource, *, conventions: str = CURRENT) -> Scored:
     """:class:`Scored` of ``source`` on ``dataset`` (``profile="bulk"``), the DE under ``conventions``."""
     real, pred = sides(dataset, source, conventions=conventions)
-    inputs = inputs_of(real, pred)
+    inputs = inputs_of(real, pred, conventions=conventions)
     cells = pd.Series(pred.profiles.n_cells, index=pred.profiles.perts.astype(str), name="cells")
     return Scored(inputs, per_perturbation(inputs, profile="bulk"), cells)
 

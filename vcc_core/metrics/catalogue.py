@@ -46,9 +46,9 @@ register("de_sig_genes_recall", sig_genes_recall, needs=_SIDES, best="one", kind
          description="Share of real DE genes also called DE in the prediction")  # fmt: skip
 register("de_nsig_counts", nsig_counts, needs=_SIDES, best="none", kind="de",
          description="Number of DE genes (FDR < 0.05) in real and predicted")  # fmt: skip
-register("pr_auc", auc_score, needs=_SIDES, best="one", kind="de", method="pr",
+register("pr_auc", auc_score, needs=_SIDES, keywords=("conventions",), best="one", kind="de", method="pr",
          description="Average precision of real DE genes scored by -log10 predicted FDR")  # fmt: skip
-register("roc_auc", auc_score, needs=_SIDES, best="one", kind="de", method="roc",
+register("roc_auc", auc_score, needs=_SIDES, keywords=("conventions",), best="one", kind="de", method="roc",
          description="ROC AUC of real DE genes scored by -log10 predicted FDR")  # fmt: skip
 register("overlap_at_N_expressed", expressed_overlap, needs=(*DE_ARRAYS, "real_control"), best="one", kind="de",
          reference=False, description="DES over genes with real control mean (log1p) above 0.1")  # fmt: skip

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vcc_core.keys import CURRENT, LEGACY
+
 ALPHA = 0.05
 
 
@@ -141,16 +143,23 @@ def _grouped_average_ranks(groups: np.ndarray, values: np.ndarray) -> np.ndarray
     return ranks
 
 
-def auc_score(real_fdr, pred_fdr, *, method: str = "pr", alpha: float = ALPHA) -> np.ndarray:
+def auc_score(
+    real_fdr, pred_fdr, *, method: str = "pr", alpha: float = ALPHA, conventions: str = CURRENT
+) -> np.ndarray:
     """Recovery of real DE genes when genes are scored by ``-log10`` of the predicted FDR, per perturbation.
 
     ``pr``: average precision (scikit-learn's step-wise ``average_precision_score``); ``roc``: ROC AUC. The
-    predicted FDR is taken in float32 and clipped to [1e-10, 1] (so ties are cell-eval's); NaN FDRs count as 1.
-    Genes not in the real table (NaN real FDR: dropped by a CPM floor) are left out. NaN for a perturbation whose
-    genes are all, or none, real DE.
+    predicted FDR is taken in float32 and clipped to [1e-10, 1] (so ties are cell-eval 0.8.2's); NaN FDRs count as
+    1. Under cell-eval 0.6.6's ``conventions`` it is taken as it is, only an FDR of exactly 0 read as 1e-10, so the
+    smallest FDRs keep their order. Genes not in the real table (NaN real FDR: dropped by a CPM floor) are left out.
+    NaN for a perturbation whose genes are all, or none, real DE.
     """
     labels = significant(real_fdr, alpha=alpha)
-    q = np.clip(np.nan_to_num(np.asarray(pred_fdr, np.float32), nan=1.0), np.float32(1e-10), np.float32(1.0))
+    if conventions == LEGACY:
+        q = np.nan_to_num(np.array(pred_fdr, np.float64), nan=1.0)
+        q[q == 0] = 1e-10
+    else:
+        q = np.clip(np.nan_to_num(np.asarray(pred_fdr, np.float32), nan=1.0), np.float32(1e-10), np.float32(1.0))
     absent = np.isnan(np.asarray(real_fdr, np.float32))
     q[absent] = 2.0  # ranked after every gene in the table, and not counted among its negatives
     n_pos = labels.sum(axis=1)

@@ -21,6 +21,8 @@ from typing import Literal
 
 import numpy as np
 
+from vcc_core.keys import CURRENT
+
 BestValue = Literal["zero", "one", "none"]
 Kind = Literal["pair", "de", "cells"]
 
@@ -51,6 +53,9 @@ class MetricInputs:
     pred_lfc: np.ndarray | None = None
     targets: np.ndarray | None = None
     """``(P,)`` target gene columns when they are not the genes named like the perturbations (-1: none)."""
+    conventions: str = CURRENT
+    """The cell-eval version whose conventions the DE tables follow (:data:`~vcc_core.keys.REFERENCES`): the AUCs
+    read the predicted FDR as that version did."""
     real_edistance: np.ndarray | None = None
     pred_edistance: np.ndarray | None = None
     """``(P,)`` each perturbation's energy distance from its side's control cells
