@@ -69,7 +69,8 @@ cpm = result.cpm_curve()
 st.caption(
     f"cell-eval's --cpm-filter drops a gene's DE call where its pooled CPM is at most T in both the perturbation "
     f"and the control: at T = 5 the replicate's DES is {cpm.loc[5.0, 'overlap_at_N']:.3f}, against "
-    f"{cpm.loc[0.0, 'overlap_at_N']:.3f} without it."
+    f"{cpm.loc[0.0, 'overlap_at_N']:.3f} without it. This curve follows cell-eval 0.8.2 + pdex 0.3.0 whatever the "
+    "sidebar's conventions: cell-eval 0.6.6 had no CPM floor."
 )
 fig = plots.cpm_curve(cpm)
 st.plotly_chart(fig, key="cpm_chart")

@@ -21,6 +21,7 @@ from vcc_core.analyses.ceiling import (
 from vcc_core.data.dataset import open_dataset, split_perts
 from vcc_core.evaluation.scoring import score_replicate_scaled
 from vcc_core.evaluation.sides import real_cells
+from vcc_core.keys import LEGACY
 from vcc_core.metrics import VCC_METRICS, MetricInputs
 from vcc_core.models.oracle import half_mask, half_split
 
@@ -103,6 +104,13 @@ def test_cpm_floor_off_is_the_plain_ceiling_and_a_floor_removes_calls(result):
     assert curve.loc[0.0, "overlap_at_N"] == pytest.approx(result.replicate_values()["overlap_at_N"])
     assert curve.loc[0.0, "n_de"] == pytest.approx(result.replicate_values()["de_nsig_counts_real"])
     assert curve["n_de"].is_monotonic_decreasing  # a higher floor never adds a call
+
+
+def test_under_the_066_conventions_the_cpm_curve_stays_cell_eval_08s(result, dataset):
+    """cell-eval 0.6.6 had no CPM floor: the curve is 0.8.2's whatever the conventions, while the ceiling moves."""
+    legacy = ceiling(dataset, seeds=2, conventions=LEGACY)
+    pd.testing.assert_frame_equal(legacy.cpm_curve(), result.cpm_curve())
+    assert legacy.replicate_values()["overlap_at_N"] != result.replicate_values()["overlap_at_N"]
 
 
 def test_a_cpm_floor_above_every_gene_drops_every_call(cells, dataset):

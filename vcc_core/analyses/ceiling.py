@@ -123,7 +123,7 @@ def floor_des(inputs: MetricInputs, control_mean: np.ndarray, floors: Sequence[f
     return pd.DataFrame(rows)
 
 
-@cached("ceiling_seed", version="3")
+@cached("ceiling_seed", version="4")
 def seed_tables(
     dataset: Dataset,
     *,
@@ -138,18 +138,20 @@ def seed_tables(
 
     ``metrics`` has a ``perturbation`` column and one column per metric of ``profile`` (see :func:`gene_calls`,
     :func:`floor_des` and :func:`half_inputs` for the others). The halves' DE follows ``conventions``
-    (:data:`~vcc_core.keys.REFERENCES`).
+    (:data:`~vcc_core.keys.REFERENCES`), but for ``cpm_floors``: pdex's CPM floor is a cell-eval 0.8 option, so that
+    curve is always cell-eval 0.8.2's (the same halves), its floor 0 included.
     """
     cells = real_cells(dataset, split_perts(dataset, split))
     control_mean = real_side(dataset, split).profiles.control
     options = {"pert_col": dataset.pert_col, "control": dataset.control}
     halves, sides = half_sides(cells, seed=seed, conventions=conventions, **options)
     inputs = replicate_inputs(sides, conventions=conventions)
+    current_sides = sides if conventions == CURRENT else half_sides(cells, seed=seed, **options)[1]
     return {
         "metrics": per_perturbation(inputs, profile=profile).reset_index(),
         "genes": gene_calls(inputs, control_mean),
         "floors": floor_des(inputs, control_mean, floors),
-        "cpm_floors": cpm_floor_des(halves, sides, CPM_FLOORS, **options),
+        "cpm_floors": cpm_floor_des(halves, current_sides, CPM_FLOORS, **options),
     }
 
 
