@@ -7,6 +7,7 @@ from vcc_core.data.dataset import open_dataset
 from vcc_core.data.predictions import table_from_profiles
 from vcc_core.evaluation.evaluate import evaluate
 from vcc_core.evaluation.loop import per_perturbation
+from vcc_core.evaluation.sides import inputs_of, real_side
 from vcc_core.evaluation.sources import (
     PredictionSource,
     evaluated_perturbations,
@@ -71,3 +72,12 @@ def test_perturbations_the_data_lacks_are_listed(dataset, files, ridge, tmp_path
     table_from_profiles(renamed, tmp_path / "odd.csv")
     with pytest.raises(ValueError, match=r"odd.csv predicts 1 perturbation\(s\) the data lacks: NOT_A_GENE"):
         evaluated_perturbations(dataset, PredictionSource.file(tmp_path / "odd.csv"))
+
+
+def test_sides_carry_their_conventions_and_are_not_mixed(dataset):
+    current, legacy = (real_side(dataset, conventions=c) for c in REFERENCES)
+    assert (current.conventions, legacy.conventions) == REFERENCES
+    assert inputs_of(legacy, legacy).conventions == legacy.conventions  # what the AUCs read
+    mixed = r"the real side's DE follows cell-eval-0\.8\.2, the predicted side's cell-eval-0\.6\.6"
+    with pytest.raises(ValueError, match=mixed):
+        inputs_of(current, legacy)

@@ -29,7 +29,7 @@ from vcc_core.cache import cached
 from vcc_core.data.dataset import Dataset, split_perts
 from vcc_core.de.cpm_filter import cpm_filtered
 from vcc_core.evaluation.loop import compute_metrics, metric_inputs, per_perturbation
-from vcc_core.evaluation.sides import half_sides, real_cells, real_side
+from vcc_core.evaluation.sides import half_sides, inputs_of, real_cells, real_side
 from vcc_core.keys import CONTROL, CURRENT, PERT_COL
 from vcc_core.metrics import MetricInputs
 from vcc_core.metrics.de_metrics import significant
@@ -54,12 +54,13 @@ def half_inputs(
     return replicate_inputs(sides)
 
 
-def replicate_inputs(sides, des=None, *, conventions: str = CURRENT) -> MetricInputs:
-    """Half B's side (``sides[1]``) scored against half A's, with the DE results ``des`` instead of theirs (DE
-    following ``conventions``)."""
-    real_de, pred_de = des if des is not None else (sides[0].de, sides[1].de)
+def replicate_inputs(sides, des=None) -> MetricInputs:
+    """Half B's side (``sides[1]``) scored against half A's, with the DE results ``des`` (made under the sides'
+    conventions) instead of theirs."""
+    if des is None:
+        return inputs_of(*sides)
     profiles = (sides[0].profiles, sides[1].profiles)
-    return metric_inputs(*profiles, real_de=real_de, pred_de=pred_de, conventions=conventions)
+    return metric_inputs(*profiles, real_de=des[0], pred_de=des[1], conventions=sides[1].conventions)
 
 
 def cpm_floor_des(halves, sides, floors: Sequence[float], *, pert_col: str, control: str) -> pd.DataFrame:
@@ -145,7 +146,7 @@ def seed_tables(
     control_mean = real_side(dataset, split).profiles.control
     options = {"pert_col": dataset.pert_col, "control": dataset.control}
     halves, sides = half_sides(cells, seed=seed, conventions=conventions, **options)
-    inputs = replicate_inputs(sides, conventions=conventions)
+    inputs = replicate_inputs(sides)
     current_sides = sides if conventions == CURRENT else half_sides(cells, seed=seed, **options)[1]
     return {
         "metrics": per_perturbation(inputs, profile=profile).reset_index(),

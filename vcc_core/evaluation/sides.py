@@ -44,25 +44,27 @@ class Side:
     """One side of an evaluation: pseudobulk profiles (log1p) and DE of the same normalised cells.
 
     ``dtype`` is the float type the metrics hold the means in: cell-eval keeps the data's type (float32 data gives
-    float32 means), which a user's file is scored with; the built-in models' sides keep float64.
+    float32 means), which a user's file is scored with; the built-in models' sides keep float64. ``conventions``:
+    those the DE follows (:data:`~vcc_core.keys.REFERENCES`).
     """
 
     profiles: Profiles
     de: DEResult
     dtype: str = "float64"
+    conventions: str = CURRENT
 
     def parts(self) -> dict:
         """Flat ``{name: array}`` for the disk cache (profile fields, then DE fields prefixed ``de_``)."""
         profile = {f.name: getattr(self.profiles, f.name) for f in fields(Profiles)}
         de = {_DE_PREFIX + f.name: getattr(self.de, f.name) for f in fields(DEResult)}
-        return profile | de | {"dtype": self.dtype}
+        return profile | de | {"dtype": self.dtype, "conventions": self.conventions}
 
     @classmethod
     def from_parts(cls, parts: dict) -> Side:
         """Rebuild a side from :meth:`parts`."""
         profile = {f.name: parts[f.name] for f in fields(Profiles)}
         de = {f.name: parts[_DE_PREFIX + f.name] for f in fields(DEResult)}
-        return cls(Profiles(**profile), DEResult(**de), str(parts.get("dtype", "float64")))
+        return cls(Profiles(**profile), DEResult(**de), str(parts["dtype"]), str(parts["conventions"]))
 
 
 def side_of_cells(
@@ -78,15 +80,18 @@ def side_of_cells(
     ``conventions`` (:func:`~vcc_core.evaluation.evaluate.de_of_cells`)."""
     profiles = pseudobulk(cells, pert_col=pert_col, control=control, space="log1p")
     de = de_of_cells(cells, pert_col=pert_col, control=control, conventions=conventions, device=device)
-    return Side(profiles, de, dtype)
+    return Side(profiles, de, dtype, conventions)
 
 
-def inputs_of(real: Side, pred: Side, *, conventions: str = CURRENT) -> MetricInputs:
-    """The metric arrays of two sides, rows and genes aligned by name on the real side's; their DE follows
-    ``conventions``."""
+def inputs_of(real: Side, pred: Side) -> MetricInputs:
+    """The metric arrays of two sides, rows and genes aligned by name on the real side's, under the conventions
+    both sides' DE follows (``ValueError`` if they differ)."""
+    if real.conventions != pred.conventions:
+        msg = f"the real side's DE follows {real.conventions}, the predicted side's {pred.conventions}"
+        raise ValueError(msg)
     dtypes = (np.dtype(real.dtype), np.dtype(pred.dtype))
     de = {"real_de": real.de, "pred_de": pred.de}
-    return metric_inputs(real.profiles, pred.profiles, **de, dtypes=dtypes, conventions=conventions)
+    return metric_inputs(real.profiles, pred.profiles, **de, dtypes=dtypes, conventions=real.conventions)
 
 
 def real_cells(dataset: Dataset, perts) -> ad.AnnData:
@@ -105,7 +110,7 @@ def real_cells(dataset: Dataset, perts) -> ad.AnnData:
     return log1p_normalize(ad.AnnData(X=adata.X[rows], obs=obs, var=adata.var.copy()), copy=False)
 
 
-@cached("real_side", version="2")
+@cached("real_side", version="3")
 def _real_side_parts(dataset: Dataset, perts: tuple[str, ...], conventions: str = CURRENT) -> dict:
     cells = real_cells(dataset, perts)
     dtype = str(value_dtype(cells.X))
@@ -124,7 +129,7 @@ def real_side(dataset: Dataset, split: str = "test", *, conventions: str = CURRE
     return replace(real_side_of(dataset, split_perts(dataset, split), conventions=conventions), dtype="float64")
 
 
-@cached("predicted_side", version="1")
+@cached("predicted_side", version="2")
 def _predicted_side_parts(dataset: Dataset, model: str, cells_per_pert: int, conventions: str = CURRENT) -> dict:
     cells = to_submission(train_predict(dataset, model), dataset, cells_per_pert=cells_per_pert)
     options = {"pert_col": dataset.pert_col, "control": dataset.control, "conventions": conventions}
@@ -168,7 +173,7 @@ def half_sides(
     return halves, [side_of_cells(h, **options) for h in halves]
 
 
-@cached("oracle_sides", version="1")
+@cached("oracle_sides", version="2")
 def _oracle_parts(dataset: Dataset, split: str, seed: int, conventions: str = CURRENT) -> dict:
     cells = real_cells(dataset, split_perts(dataset, split))
     options = {"pert_col": dataset.pert_col, "control": dataset.control, "conventions": conventions}

@@ -132,7 +132,7 @@ def table_profiles(dataset: Dataset, path: Path) -> Profiles:
     return Profiles(table.means, control, table.perts, table.genes, table.n_cells)
 
 
-@cached("file_side", version="1", ignore=("file",))
+@cached("file_side", version="2", ignore=("file",))
 def _file_side_parts(
     dataset: Dataset, content: str, file: Path, kind: str, cells_per_pert: int, conventions: str = CURRENT
 ) -> dict:
@@ -172,7 +172,7 @@ def sides(
 def source_inputs(dataset: Dataset, source: PredictionSource, *, conventions: str = CURRENT) -> MetricInputs:
     """The metric arrays of ``source`` against the real data, DE included (under ``conventions``), rows aligned by
     name."""
-    return inputs_of(*sides(dataset, source, conventions=conventions), conventions=conventions)
+    return inputs_of(*sides(dataset, source, conventions=conventions))
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ class Scored:
 def score_source(dataset: Dataset, source: PredictionSource, *, conventions: str = CURRENT) -> Scored:
     """:class:`Scored` of ``source`` on ``dataset`` (``profile="bulk"``), the DE under ``conventions``."""
     real, pred = sides(dataset, source, conventions=conventions)
-    inputs = inputs_of(real, pred, conventions=conventions)
+    inputs = inputs_of(real, pred)
     cells = pd.Series(pred.profiles.n_cells, index=pred.profiles.perts.astype(str), name="cells")
     return Scored(inputs, per_perturbation(inputs, profile="bulk"), cells)
 
