@@ -136,12 +136,67 @@ def normalize_block(block, *, target_sum: float, inplace: bool = False, totals: 
         block = sparse.csr_matrix(block)
         own = inplace and block.data.dtype == dtype
         data = block.data if own else block.data.astype(dtype, copy=True)
-        divide_rows(block.indptr, data, factor)
-        np.log1p(data, out=data)
+        log1p_divided_rows(block.indptr, data, factor)
         if own:
             return block
         return sparse.csr_matrix((data, block.indices.copy(), block.indptr.copy()), shape=block.shape)
     return np.log1p(np.asarray(block, dtype=dtype) / factor[:, None])
+
+
+LOG1P_TABLE = 64
+"""Whole counts below this have their ``log1p(count / factor)`` computed once per row and looked up (raw counts:
+about 99.8% of the entries of a 10x screen; the others are computed one by one)."""
+
+
+def log1p_divided_rows(indptr: np.ndarray, data: np.ndarray, factor: np.ndarray) -> None:
+    """``data`` of CSR row ``r`` replaced by ``log1p(data / factor[r])`` in place (``factor`` in ``data``'s float type).
+
+    numpy's ``log1p`` computes every value, as scanpy calls it, but an entry's value depends only on its row and its
+    count: the whole counts below :data:`LOG1P_TABLE` are tabulated per row (numpy's division and ``log1p`` on the
+    table; IEEE division, as the kernels', rounds alike), and only the other entries are computed one by one.
+    The result is the same, bit for bit, at a thirtieth of the ``log1p`` calls: they were most of the time spent
+    normalising (float32 ``log1p`` is not vectorised on most CPUs).
+    """
+    table = np.log1p(np.arange(LOG1P_TABLE, dtype=data.dtype)[None, :] / factor[:, None])
+    outside = np.zeros(indptr.size - 1, dtype=np.int64)
+    _count_outside(indptr, data, outside)
+    starts = np.concatenate([[0], np.cumsum(outside)])
+    places = np.empty(int(starts[-1]), dtype=np.int64)
+    values = np.empty(places.size, dtype=data.dtype)
+    _tabulate_rows(indptr, data, factor, table, starts, places, values)
+    if places.size:
+        data[places] = np.log1p(values)
+
+
+@numba.njit(inline="always")
+def _in_table(value) -> bool:
+    return 0 <= value < LOG1P_TABLE and value == np.floor(value)
+
+
+@parallel_kernel
+def _count_outside(indptr, data, outside):
+    """``outside[r]``: the entries of row ``r`` that are not whole counts below :data:`LOG1P_TABLE`."""
+    for r in numba.prange(indptr.size - 1):
+        n = 0
+        for e in range(indptr[r], indptr[r + 1]):
+            n += not _in_table(data[e])
+        outside[r] = n
+
+
+@parallel_kernel
+def _tabulate_rows(indptr, data, factor, table, starts, places, values):
+    """Tabulated entries replaced by ``table[row, count]``; the others' places and ``data / factor`` listed from
+    ``starts[row]``, for one call of numpy's ``log1p``."""
+    for r in numba.prange(indptr.size - 1):
+        at = starts[r]
+        for e in range(indptr[r], indptr[r + 1]):
+            value = data[e]
+            if _in_table(value):
+                data[e] = table[r, np.int64(value)]
+            else:
+                places[at] = e
+                values[at] = value / factor[r]
+                at += 1
 
 
 @parallel_kernel
