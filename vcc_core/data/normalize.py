@@ -129,9 +129,7 @@ def normalize_block(block, *, target_sum: float, inplace: bool = False, totals: 
     dtype = np.dtype(np.float32) if _dtype_of(block).kind in "iub" else _dtype_of(block)
     if totals is None:
         totals = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
-    totals = totals.astype(dtype)
-    factor = totals / dtype.type(target_sum)
-    factor = factor + (factor == 0)
+    factor = row_factors(totals, target_sum, dtype)
     if sparse.issparse(block):
         block = sparse.csr_matrix(block)
         own = inplace and block.data.dtype == dtype
@@ -148,22 +146,48 @@ LOG1P_TABLE = 64
 about 99.8% of the entries of a 10x screen; the others are computed one by one)."""
 
 
-def log1p_divided_rows(indptr: np.ndarray, data: np.ndarray, factor: np.ndarray) -> None:
+def row_factors(totals: np.ndarray, target_sum: float, dtype: np.dtype) -> np.ndarray:
+    """What scanpy divides each row by: ``total / target_sum`` in the values' float type, 1 for an empty row."""
+    factor = totals.astype(dtype) / dtype.type(target_sum)
+    return factor + (factor == 0)
+
+
+def log1p_table(factor: np.ndarray) -> np.ndarray:
+    """``(rows, LOG1P_TABLE)`` ``log1p(k / factor[row])`` for the whole counts ``k`` below :data:`LOG1P_TABLE`, in
+    ``factor``'s float type (numpy's division and ``log1p``, as on the entries themselves)."""
+    return np.log1p(np.arange(LOG1P_TABLE, dtype=factor.dtype)[None, :] / factor[:, None])
+
+
+def log1p_divided_rows(
+    indptr: np.ndarray,
+    data: np.ndarray,
+    factor: np.ndarray,
+    *,
+    table: np.ndarray | None = None,
+    indices: np.ndarray | None = None,
+    genes: tuple[int, int] | None = None,
+) -> None:
     """``data`` of CSR row ``r`` replaced by ``log1p(data / factor[r])`` in place (``factor`` in ``data``'s float type).
 
     numpy's ``log1p`` computes every value, as scanpy calls it, but an entry's value depends only on its row and its
-    count: the whole counts below :data:`LOG1P_TABLE` are tabulated per row (numpy's division and ``log1p`` on the
-    table; IEEE division, as the kernels', rounds alike), and only the other entries are computed one by one.
-    The result is the same, bit for bit, at a thirtieth of the ``log1p`` calls: they were most of the time spent
-    normalising (float32 ``log1p`` is not vectorised on most CPUs).
+    count: the whole counts below :data:`LOG1P_TABLE` are tabulated per row (:func:`log1p_table`; IEEE division,
+    as the kernels', rounds alike), and only the other entries are computed one by one. The result is the same, bit
+    for bit, at a thirtieth of the ``log1p`` calls: they were most of the time spent normalising (float32 ``log1p``
+    is not vectorised on most CPUs).
+
+    ``table``: :func:`log1p_table` of ``factor`` when already made (a streamed pass normalises a block again per
+    batch of genes). ``genes = (g0, g1)`` with the rows' column ``indices`` (each row's in increasing order): only
+    the entries of those genes are normalised, the others are left as they are.
     """
-    table = np.log1p(np.arange(LOG1P_TABLE, dtype=data.dtype)[None, :] / factor[:, None])
+    table = log1p_table(factor) if table is None else table
+    g0, g1 = genes if genes is not None else (0, np.iinfo(np.int64).max)
+    window = (indices if genes is not None else indptr[:0], g0, g1)
     outside = np.zeros(indptr.size - 1, dtype=np.int64)
-    _count_outside(indptr, data, outside)
+    _count_outside(indptr, data, *window, outside)
     starts = np.concatenate([[0], np.cumsum(outside)])
     places = np.empty(int(starts[-1]), dtype=np.int64)
     values = np.empty(places.size, dtype=data.dtype)
-    _tabulate_rows(indptr, data, factor, table, starts, places, values)
+    _tabulate_rows(indptr, data, factor, table, *window, starts, places, values)
     if places.size:
         data[places] = np.log1p(values)
 
@@ -173,23 +197,35 @@ def _in_table(value) -> bool:
     return 0 <= value < LOG1P_TABLE and value == np.floor(value)
 
 
+@numba.njit(inline="always")
+def _entries(indptr, indices, g0, g1, r) -> tuple[int, int]:
+    """Row ``r``'s entries of genes ``g0:g1`` (its genes in increasing order), or all of them without ``indices``."""
+    lo, hi = indptr[r], indptr[r + 1]
+    if indices.size == 0:
+        return lo, hi
+    return lo + np.searchsorted(indices[lo:hi], g0), lo + np.searchsorted(indices[lo:hi], g1)
+
+
 @parallel_kernel
-def _count_outside(indptr, data, outside):
-    """``outside[r]``: the entries of row ``r`` that are not whole counts below :data:`LOG1P_TABLE`."""
+def _count_outside(indptr, data, indices, g0, g1, outside):
+    """``outside[r]``: the entries of row ``r`` (of genes ``g0:g1``, see :func:`_entries`) that are not whole counts
+    below :data:`LOG1P_TABLE`."""
     for r in numba.prange(indptr.size - 1):
+        lo, hi = _entries(indptr, indices, g0, g1, r)
         n = 0
-        for e in range(indptr[r], indptr[r + 1]):
+        for e in range(lo, hi):
             n += not _in_table(data[e])
         outside[r] = n
 
 
 @parallel_kernel
-def _tabulate_rows(indptr, data, factor, table, starts, places, values):
-    """Tabulated entries replaced by ``table[row, count]``; the others' places and ``data / factor`` listed from
-    ``starts[row]``, for one call of numpy's ``log1p``."""
+def _tabulate_rows(indptr, data, factor, table, indices, g0, g1, starts, places, values):
+    """Tabulated entries (of genes ``g0:g1``, see :func:`_entries`) replaced by ``table[row, count]``; the others'
+    places and ``data / factor`` listed from ``starts[row]``, for one call of numpy's ``log1p``."""
     for r in numba.prange(indptr.size - 1):
         at = starts[r]
-        for e in range(indptr[r], indptr[r + 1]):
+        lo, hi = _entries(indptr, indices, g0, g1, r)
+        for e in range(lo, hi):
             value = data[e]
             if _in_table(value):
                 data[e] = table[r, np.int64(value)]

@@ -28,7 +28,15 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from vcc_core.data.normalize import DEFAULT_CHUNK_ROWS, as_csr, median_target, normalize_block
+from vcc_core.data.normalize import (
+    DEFAULT_CHUNK_ROWS,
+    as_csr,
+    log1p_divided_rows,
+    log1p_table,
+    median_target,
+    normalize_block,
+    row_factors,
+)
 from vcc_core.data.pseudobulk import Profiles, add_sparse_rows
 from vcc_core.data.row_reader import RowReader, stored_entries
 from vcc_core.data.space import check_values
@@ -124,12 +132,22 @@ def profiles_and_de(
                 totals[rows] = np.asarray(block.sum(axis=1, dtype=np.float64)).ravel()
         target = _target(source, totals) if counted else None
 
-        def normalised(rows: slice):
-            """The chunk's rows normalised, in the reader's buffers (valid until the next read)."""
+        scaling = {}  # per chunk: its rows' factors and log1p table, made once for every batch of genes
+
+        def normalised(rows: slice, genes: tuple[int, int] | None = None):
+            """The chunk's rows normalised, in the reader's buffers (valid until the next read); with ``genes``
+            (the rows' genes in increasing order), only the entries of those genes."""
             block = as_csr(reader.read(rows))
             if target is None:
                 return block
-            return normalize_block(block, target_sum=target, inplace=True, totals=totals[rows])
+            if block.data.dtype != np.float32:
+                return normalize_block(block, target_sum=target, inplace=True, totals=totals[rows])
+            if rows.start not in scaling:
+                factor = row_factors(totals[rows], target, block.data.dtype)
+                scaling[rows.start] = factor, log1p_table(factor)
+            factor, table = scaling[rows.start]
+            log1p_divided_rows(block.indptr, block.data, factor, table=table, indices=block.indices, genes=genes)
+            return block
 
         if not de:
             say("pseudobulk")
@@ -168,7 +186,8 @@ def _de_pass(source: Source, ranges, entries, sorted_rows, de_codes, normalised,
         # The places come from pass 1's counts; a chunk that reads differently now cannot write outside them.
         slots, ends = rank_kernel.value_places(entries[:, g0:g1], starts[:-1])
         for i, rows in enumerate(ranges):
-            block = normalised(rows)
+            # The first batch pseudobulks every gene; the others need only their own genes' values.
+            block = normalised(rows, (g0, g1) if b > 0 and sorted_rows[i] else None)
             if b == 0:
                 add_sparse_rows(block, source.codes[rows], sums)
             raw, is_float32, zero_code = rank_kernel.entry_codes(block.data)
