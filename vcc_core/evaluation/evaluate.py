@@ -11,18 +11,21 @@ it (:func:`~vcc_core.evaluation.results.aggregate`). :func:`evaluate_profiles` s
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
+from vcc_core.compiled import concurrent_launches, share_cores, threads
 from vcc_core.data.io import load_dataset, load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
 from vcc_core.de.cpm_filter import cpm_filtered
 from vcc_core.de.legacy import legacy_de
 from vcc_core.de.wilcoxon import DEResult, de_from_anndata
+from vcc_core.device import gpu_possible
 from vcc_core.evaluation.embedding import embedded_pds, embedding_profiles
 from vcc_core.evaluation.loop import check_pds, compute_metrics, metric_inputs
 from vcc_core.evaluation.results import aggregate
@@ -94,7 +97,8 @@ def evaluate(
     device
         Torch device for the DE (default :func:`vcc_core.device.get_device`).
     progress
-        Called with a short message as each step starts.
+        Called with a short message as each step starts; the real and predicted sides' steps may be said from two
+        threads at once (:func:`side_by_side`).
 
     Returns
     -------
@@ -127,16 +131,16 @@ def evaluate(
             embedded[side] = embedding_profiles(adata, embed_key, pert_col=pert_col, control=control, side=side)
     # Said once the inputs are known good, so that a refused input is the only line a user sees.
     say(f"loaded real data ({real_ad.n_obs:,} cells, {real_space}) and predictions ({pred_ad.n_obs:,}, {pred_space})")
-    # One side at a time, each holding the only reference to its data, so that a side's counts are freed once
-    # normalised and its values once its DE is done (at VCC size each copy is several GB).
-    # Data read here from a file is ours to normalise in place; an AnnData passed in is left as it is.
+    # Each side holds the only reference to its data, so that its counts are freed once normalised and its values
+    # once its DE is done (at VCC size each copy is several GB). Data read here from a file is ours to normalise in
+    # place; an AnnData passed in is left as it is.
     loaded = {
         "real": (real_ad, real_space, not isinstance(real, ad.AnnData)),
         "pred": (pred_ad, pred_space, not isinstance(pred, ad.AnnData)),
     }
     del real_ad, pred_ad
-    sides = {}
-    for side in ("real", "pred"):
+
+    def side_parts(side: str):
         adata, space, owned = loaded.pop(side)
         if space == "counts":
             say(f"normalising {side} counts (median total of the {side} file, then log1p)")
@@ -153,7 +157,9 @@ def evaluate(
         if need_cells:
             say(f"energy distances of {side} ({profiles.perts.size} perturbations from their control cells)")
             edistance = side_edistances(adata, profiles.perts, pert_col=pert_col, control=control)
-        sides[side] = (profiles, de, value_dtype(adata.X), edistance)
+        return profiles, de, value_dtype(adata.X), edistance
+
+    sides = side_by_side(side_parts, ("real", "pred"), device=device)
     say("metrics")
     (real_p, real_de, real_dt, real_e), (pred_p, pred_de, pred_dt, pred_e) = sides["real"], sides["pred"]
     results, agg = evaluate_profiles(
@@ -171,6 +177,36 @@ def evaluate(
         return results, agg
     results = embedded_pds(results, *embedded["real data"], *embedded["predictions"])
     return results, aggregate(results)
+
+
+def side_by_side(work, sides: tuple[str, ...], *, device=None) -> dict:
+    """``{side: work(side)}``: the sides at once, each in its own thread on its share of the cores
+    (:func:`~vcc_core.compiled.share_cores`), where the compiled kernels can be launched from two threads
+    (:func:`~vcc_core.compiled.concurrent_launches`) and there are cores to share; else one after the other, here.
+    Each side's numbers are the same either way.
+
+    A side's steps between kernels (numpy, scipy, reading) run on one core; side by side, they overlap the other
+    side's kernels instead of leaving a core idle.
+    """
+    if not concurrent_launches() or threads() < len(sides) or on_gpu(device):
+        return {side: work(side) for side in sides}
+
+    def shared(side: str):
+        with share_cores(len(sides)):
+            return work(side)
+
+    with ThreadPoolExecutor(len(sides)) as pool:
+        futures = {side: pool.submit(shared, side) for side in sides}
+        return {side: future.result() for side, future in futures.items()}
+
+
+def on_gpu(device) -> bool:
+    """Whether the DE would run on a GPU (torch loaded only where it may)."""
+    if device is None and not gpu_possible():
+        return False
+    from vcc_core.device import get_device
+
+    return get_device(device).type != "cpu"
 
 
 def side_edistances(adata: ad.AnnData, perts, *, pert_col: str, control: str) -> pd.Series:

@@ -1,0 +1,61 @@
+"""The real and predicted sides evaluated at once, each on its share of the cores, give the numbers of one side after
+the other."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from vcc_core.compiled import concurrent_launches, threads
+from vcc_core.data.normalize import divide_rows
+from vcc_core.evaluation.evaluate import evaluate, side_by_side
+
+ROOT = Path(__file__).resolve().parents[2]
+CASE = ROOT / "tests" / "fixtures" / "metrics" / "synthetic"
+
+ONE_AFTER_THE_OTHER = """
+import sys
+from vcc_core.compiled import concurrent_launches
+from vcc_core.evaluation.evaluate import evaluate
+results, _ = evaluate(sys.argv[1], sys.argv[2], profile="vcc")
+assert not concurrent_launches()
+results.to_csv(sys.argv[3])
+"""
+
+
+def test_sides_run_in_their_own_threads_where_kernels_may():
+    divide_rows(np.array([0, 1]), np.ones(1, np.float32), np.ones(1, np.float32))  # the threading layer is chosen
+    seen = {}
+    together = concurrent_launches() and threads() >= 2
+    both = threading.Barrier(2, timeout=30)  # side by side, each side waits for the other: they run at once
+
+    def work(side):
+        seen[side] = (threading.get_ident(), numba.get_num_threads())
+        if together:
+            both.wait()
+        return side
+
+    assert side_by_side(work, ("real", "pred")) == {"real": "real", "pred": "pred"}
+    if together:
+        assert seen["real"][0] != seen["pred"][0]
+        assert {seen[side][1] for side in seen} == {threads() // 2}
+    else:
+        assert {seen[side] for side in seen} == {(threading.get_ident(), threads())}
+    assert numba.get_num_threads() == threads()
+
+
+def test_one_side_after_the_other_gives_the_same_numbers(tmp_path):
+    """Side by side here (OpenMP or TBB), one after the other on numba's thread-unsafe layer: the same tables."""
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "PYTHONPATH": str(ROOT)}
+    args = [str(CASE / "real.h5ad"), str(CASE / "pred.h5ad"), str(tmp_path / "sequential.csv")]
+    done = subprocess.run([sys.executable, "-c", ONE_AFTER_THE_OTHER, *args], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results, _ = evaluate(CASE / "real.h5ad", CASE / "pred.h5ad", profile="vcc")
+    results.to_csv(tmp_path / "here.csv")
+    assert (tmp_path / "here.csv").read_text() == (tmp_path / "sequential.csv").read_text()
