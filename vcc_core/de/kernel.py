@@ -204,6 +204,14 @@ def fill(
     return int(fill_values(*args, window))
 
 
+@numba.njit(cache=True, inline="always")
+def _bit_length(n):
+    bits = 0
+    while n >> bits:
+        bits += 1
+    return bits
+
+
 @numba.njit(cache=True)
 def _sorted_keys(bucket, segments, group_bits, one, two):
     """The keys ``value << group_bits | group`` of one gene's bucket, sorted by value, equal values in group order.
@@ -224,7 +232,10 @@ def _sorted_keys(bucket, segments, group_bits, one, two):
     n_bits = 0
     while (hi - lo) >> n_bits:
         n_bits += 1
-    passes = max((n_bits + 13) // 14, 1)
+    # Digits of about log2(n) bits, 11 to 14: each pass zeroes and sums a count per digit value, which for most genes
+    # (a few hundred values) would cost far more than the values themselves at 14 bits. 32 bits take 3 passes at most.
+    cap = min(max(_bit_length(n), 11), 14)
+    passes = max((n_bits + cap - 1) // cap, 1)
     width = max((n_bits + passes - 1) // passes, 1)
     mask = (1 << width) - 1
     count = np.zeros((passes, mask + 1), dtype=np.int64)
