@@ -17,7 +17,7 @@ from tests.conftest import FIXTURES, ROUNDED_ELSEWHERE
 from vcc_core.de import kernel as rank_kernel
 from vcc_core.de import sort as rank_sort
 from vcc_core.de import wilcoxon as de
-from vcc_core.de.wilcoxon import FRAME_COLUMNS, de_from_anndata, wilcoxon_de
+from vcc_core.de.wilcoxon import FRAME_COLUMNS, de_from_anndata, group_means, wilcoxon_de
 from vcc_core.keys import CONTROL, PERT_COL
 
 DATA = FIXTURES
@@ -384,3 +384,17 @@ def test_matches_pdex_from_counts_with_our_normalisation():
     adata, ref = _golden("papalexi")
     counts = ad.AnnData(adata.layers["counts"], obs=adata.obs, var=adata.var)
     _assert_matches_pdex(de_from_anndata(log1p_normalize(counts), pert_col=PERT_COL).to_frame(), ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_group_means_round_as_scipy_mean_of_each_group(dtype):
+    """Each group's mean, rounded as scipy's ``X[rows].mean(axis=0)`` rounds it (pdex's call): every value times
+    ``1 / n`` in the data's type, summed in row order; cells left out (code -1) are not counted."""
+    x = sparse.random(400, 60, density=0.3, random_state=5, format="csr", dtype=dtype)
+    x.data = np.log1p(x.data * 37).astype(dtype)
+    codes = np.random.default_rng(6).integers(-1, 4, size=400)
+    counts = np.bincount(codes[codes >= 0], minlength=4)
+    means = group_means(x, codes, counts)
+    assert means.dtype == dtype
+    for g in range(4):
+        np.testing.assert_array_equal(means[g], np.asarray(x[codes == g].mean(axis=0)).ravel())

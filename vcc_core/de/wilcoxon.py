@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from vcc_core.compiled import parallel_kernel
 from vcc_core.data.normalize import as_csr
 from vcc_core.de import kernel as rank_kernel
 from vcc_core.device import gpu_possible
@@ -306,17 +307,35 @@ def group_means(X, codes: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``(groups, G)`` each group's mean of the rows of ``X`` (``codes``), as pdex's calls round it.
 
     scipy's ``csr.mean(axis=0)`` scales every value by ``1 / n`` in the input's float type and then sums the rows
-    in order; a sparse product with a ``1 / n`` indicator performs the same operations, for all groups at once.
+    in order; a compiled loop performs the same operations, for all groups at once.
     Dense input: numpy's ``mean(axis=0)`` of each group.
     """
     if not sparse.issparse(X):
         return np.vstack([np.asarray(X)[codes == g].mean(axis=0) for g in range(counts.size)])
-    X = sparse.csr_matrix(X)
+    X = as_csr(X)
     dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
-    rows = np.flatnonzero(codes >= 0)
-    scale = (1.0 / counts).astype(dtype)[codes[rows]]
-    indicator = sparse.csr_matrix((scale, (codes[rows], rows)), shape=(counts.size, X.shape[0]))
-    return (indicator @ X.astype(dtype, copy=False)).toarray()
+    order = np.argsort(codes, kind="stable")  # each group's rows in row order
+    order = order[codes[order] >= 0]
+    starts = np.concatenate([[0], np.cumsum(np.bincount(codes[order], minlength=counts.size))])
+    with np.errstate(divide="ignore"):
+        scale = (1.0 / counts).astype(dtype)
+    out = np.zeros((counts.size, X.shape[1]), dtype=dtype)
+    _scaled_group_sums(X.indptr, X.indices, X.data.astype(dtype, copy=False), order, starts, scale, out)
+    return out
+
+
+@parallel_kernel
+def _scaled_group_sums(indptr, indices, data, order, starts, scale, out):
+    """``out[g] +=`` each value of group ``g``'s rows (``order[starts[g]:starts[g + 1]]``, in row order) times
+    ``scale[g]``, product and sum rounded to the data's float type: scipy's sparse product of the ``1 / n``
+    indicator with the rows performs these operations in this order (threads split the groups)."""
+    for g in numba.prange(out.shape[0]):
+        factor = scale[g]
+        sums = out[g]
+        for k in range(starts[g], starts[g + 1]):
+            r = order[k]
+            for e in range(indptr[r], indptr[r + 1]):
+                sums[indices[e]] += factor * data[e]
 
 
 def _expm1(means: np.ndarray) -> np.ndarray:

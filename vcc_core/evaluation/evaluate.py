@@ -22,8 +22,6 @@ from vcc_core.compiled import concurrent_launches, share_cores, threads
 from vcc_core.data.io import load_dataset, load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
-from vcc_core.de.cpm_filter import cpm_filtered
-from vcc_core.de.legacy import legacy_de
 from vcc_core.de.wilcoxon import DEResult, de_from_anndata
 from vcc_core.device import gpu_possible
 from vcc_core.evaluation.embedding import embedded_pds, embedding_profiles
@@ -51,6 +49,8 @@ def de_of_cells(adata: ad.AnnData, *, pert_col: str, control: str, conventions: 
     pdex 0.3.0's (:func:`~vcc_core.de.wilcoxon.de_from_anndata`) or pdex 0.1.27's
     (:func:`~vcc_core.de.legacy.legacy_de`)."""
     if check_conventions(conventions) == LEGACY:
+        from vcc_core.de.legacy import legacy_de  # scipy.special: imported only where the legacy tables are asked for
+
         return legacy_de(adata.X, adata.obs[pert_col], control=control, genes=adata.var_names, device=device)
     return de_from_anndata(adata, pert_col=pert_col, control=control, device=device)
 
@@ -152,6 +152,8 @@ def evaluate(
             say(f"Wilcoxon DE of {side} ({profiles.perts.size} perturbations x {adata.n_vars} genes)")
             de = de_of_cells(adata, pert_col=pert_col, control=control, conventions=reference, device=device)
             if cpm_filter is not None:
+                from vcc_core.de.cpm_filter import cpm_filtered
+
                 de = cpm_filtered(de, adata.X, adata.obs[pert_col], threshold=cpm_filter, control=control)
         edistance = None
         if need_cells:
