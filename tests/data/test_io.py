@@ -12,6 +12,7 @@ from tests.conftest import PAPALEXI, PERTURBENCH, require
 from vcc_core.data.dataset import open_dataset
 from vcc_core.data.io import align_genes, detect_space, load_dataset, load_predictions, read_h5ad
 from vcc_core.data.normalize import log1p_normalize
+from vcc_core.data.space import SAMPLE_ROWS, checked_space
 
 
 def test_missing_file(tmp_path):
@@ -170,3 +171,17 @@ def test_perturbench_is_detected_as_log1p_with_guessed_layout():
 def test_unknown_context_value():
     with pytest.raises(ValueError, match=r"no cells with cell_type == 'hela'"):
         open_dataset(str(require(PERTURBENCH)), context=("cell_type", "hela"))
+
+
+@pytest.mark.parametrize("n_rows", [SAMPLE_ROWS, 3 * SAMPLE_ROWS])
+def test_checked_space_reads_every_value_whatever_the_sample(n_rows):
+    """Up to SAMPLE_ROWS rows the space's sample is every row and checks the values itself; beyond, the rows outside
+    the sample are checked too: a NaN or a negative value anywhere is refused, with the same message."""
+    x = sparse.csr_matrix((np.ones(n_rows, np.float32), (np.arange(n_rows), np.zeros(n_rows, int))), shape=(n_rows, 2))
+    assert checked_space(x) == "counts"
+    row = SAMPLE_ROWS // 3 + 1 if n_rows > SAMPLE_ROWS else n_rows // 2  # outside the sample of a large matrix
+    for bad, message in ((np.nan, "NaN or infinite"), (-1.0, "negative values")):
+        y = x.copy()
+        y.data[row] = bad
+        with pytest.raises(ValueError, match=message):
+            checked_space(y)

@@ -20,7 +20,7 @@ from scipy import sparse
 
 from vcc_core.data.normalize import Space, iter_row_chunks, median_target
 from vcc_core.data.row_reader import RowReader, read_rows
-from vcc_core.data.space import check_values, detect_space
+from vcc_core.data.space import checked_space, detect_space
 from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
 
 MIN_CELLS = 2
@@ -185,12 +185,11 @@ def _checked(adata: ad.AnnData) -> tuple[ad.AnnData, Space]:
     if not adata.isbacked and np.dtype(adata.X.dtype) == np.float16:
         adata = adata.copy()
         adata.X = adata.X.astype(np.float32)
-    check_values(adata.X)
     if adata.isbacked:
         with RowReader(str(adata.filename), None) as reader:
             space = detect_space(_BackedRows(adata.X, reader), declared=adata.uns.get(UNS_SPACE))
     else:
-        space = detect_space(adata.X, declared=adata.uns.get(UNS_SPACE))
+        space = checked_space(adata.X, declared=adata.uns.get(UNS_SPACE))
     if space == "counts" and not adata.isbacked:
         median_target(adata.X)  # refuses empty cells here, where the side is known, not later when normalising
     return adata, space

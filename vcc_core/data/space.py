@@ -86,7 +86,19 @@ def _float_row_stats(data, indptr):
     return top, low, nonfinite, fractional, off
 
 
-def detect_space(x, *, sample_rows: int = 20_000, declared: str | None = None) -> Space:
+SAMPLE_ROWS = 20_000
+"""Rows :func:`detect_space` looks at (start, middle and end of larger matrices)."""
+
+
+def checked_space(x, *, declared: str | None = None) -> Space:
+    """:func:`check_values` then :func:`detect_space` of a matrix in memory, its values read once when it has at most
+    :data:`SAMPLE_ROWS` rows: the space's sample is then every row, and it checks each value as it goes."""
+    if not (x.shape[0] <= SAMPLE_ROWS and (sparse.issparse(x) or isinstance(x, np.ndarray))):
+        check_values(x)
+    return detect_space(x, declared=declared)
+
+
+def detect_space(x, *, sample_rows: int = SAMPLE_ROWS, declared: str | None = None) -> Space:
     """Say whether ``x`` holds integer counts or log1p-normalised values.
 
     Decimals mean log1p, as cell-eval's ``guess_is_lognorm`` decides, but every row is looked at (up to
