@@ -352,7 +352,7 @@ def _compiled_rank_statistics(X, codes, counts, *, batch_entries: int, progress)
     """``(P, G)`` U1 and pooled tie term on the CPU (:mod:`vcc_core.de.kernel`), in batches of genes.
 
     ``X`` is read where it lies (rows with a negative code and stored zeros are skipped, not copied out); the
-    working memory is 4 bytes per nonzero entry of a batch.
+    working memory is 4 bytes per nonzero entry of a batch (at most :data:`~vcc_core.de.kernel.CPU_BATCH_ENTRIES`).
     """
     csr = as_csr(X)
     raw, is_float32, zero_code = rank_kernel.entry_codes(csr.data)
@@ -366,7 +366,7 @@ def _compiled_rank_statistics(X, codes, counts, *, batch_entries: int, progress)
     sorted_rows, _ = rank_kernel.entry_counts(csr.indptr, csr.indices, csr.data, codes, counts=entries)
     entries = entries.sum(axis=0)  # per group and gene
     per_gene = entries.sum(axis=0)
-    batches = rank_kernel.gene_batches(per_gene, batch_entries)
+    batches = rank_kernel.gene_batches(per_gene, min(batch_entries, rank_kernel.CPU_BATCH_ENTRIES))
     buffer = np.empty(max(size for _, _, size in batches), dtype=np.uint32)
     for g0, g1, size in batches:
         starts = np.concatenate([[0], np.cumsum(per_gene[g0:g1])])
