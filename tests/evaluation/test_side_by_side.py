@@ -9,12 +9,14 @@ import sys
 import threading
 from pathlib import Path
 
+import anndata as ad
 import numba
 import numpy as np
+import pytest
 
 from vcc_core.compiled import concurrent_launches, threads
 from vcc_core.data.normalize import divide_rows
-from vcc_core.evaluation.evaluate import evaluate, side_by_side
+from vcc_core.evaluation.evaluate import Sides, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "tests" / "fixtures" / "metrics" / "synthetic"
@@ -35,19 +37,38 @@ def test_sides_run_in_their_own_threads_where_kernels_may():
     together = concurrent_launches() and threads() >= 2
     both = threading.Barrier(2, timeout=30)  # side by side, each side waits for the other: they run at once
 
-    def work(side):
+    def work(side, stop):
         seen[side] = (threading.get_ident(), numba.get_num_threads())
         if together:
             both.wait()
         return side
 
-    assert side_by_side(work, ("real", "pred")) == {"real": "real", "pred": "pred"}
+    sides = Sides(2)
+    sides.start("real", work, "real")
+    sides.start("pred", work, "pred")
+    assert sides.results() == {"real": "real", "pred": "pred"}
     if together:
         assert seen["real"][0] != seen["pred"][0]
         assert {seen[side][1] for side in seen} == {threads() // 2}
     else:
         assert {seen[side] for side in seen} == {(threading.get_ident(), threads())}
     assert numba.get_num_threads() == threads()
+
+
+def test_the_real_side_is_said_after_the_inputs_are_known_good(tmp_path):
+    """The real side starts while the predictions are read, but its lines come after the line saying both are
+    loaded; predictions refused stop it, and the refusal is all that is said."""
+    said = []
+    evaluate(CASE / "real.h5ad", CASE / "pred.h5ad", profile="vcc", progress=said.append)
+    assert said[0].startswith("loaded real data")
+    assert any(line.startswith("Wilcoxon DE of real") for line in said)
+    bad = ad.read_h5ad(CASE / "pred.h5ad")
+    bad = bad[:, bad.var_names[1:]].copy()  # a gene missing
+    bad.write_h5ad(tmp_path / "bad.h5ad")
+    said.clear()
+    with pytest.raises(ValueError, match=r"^predictions"):
+        evaluate(CASE / "real.h5ad", tmp_path / "bad.h5ad", profile="vcc", progress=said.append)
+    assert said == []
 
 
 def test_one_side_after_the_other_gives_the_same_numbers(tmp_path):

@@ -11,7 +11,9 @@ it (:func:`~vcc_core.evaluation.results.aggregate`). :func:`evaluate_profiles` s
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import functools
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import anndata as ad
@@ -98,7 +100,7 @@ def evaluate(
         Torch device for the DE (default :func:`vcc_core.device.get_device`).
     progress
         Called with a short message as each step starts; the real and predicted sides' steps may be said from two
-        threads at once (:func:`side_by_side`).
+        threads at once (:class:`Sides`).
 
     Returns
     -------
@@ -122,33 +124,23 @@ def evaluate(
         real_ad, real_space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
     except ValueError as err:
         raise ValueError(f"real data: {err}") from err
-    pred_ad, pred_space = load_predictions(pred, real=real_ad, pert_col=pert_col, control=control)
-    check_same_perturbations(real_ad, pred_ad, pert_col=pert_col)
-    check_pds(names, len(set(real_ad.obs[pert_col].astype(str)) - {control}))
-    embedded = {}
-    if embed_key is not None:  # checked before the long work
-        for side, adata in (("real data", real_ad), ("predictions", pred_ad)):
-            embedded[side] = embedding_profiles(adata, embed_key, pert_col=pert_col, control=control, side=side)
-    # Said once the inputs are known good, so that a refused input is the only line a user sees.
-    say(f"loaded real data ({real_ad.n_obs:,} cells, {real_space}) and predictions ({pred_ad.n_obs:,}, {pred_space})")
-    # Each side holds the only reference to its data, so that its counts are freed once normalised and its values
-    # once its DE is done (at VCC size each copy is several GB). Data read here from a file is ours to normalise in
-    # place; an AnnData passed in is left as it is.
-    loaded = {
-        "real": (real_ad, real_space, not isinstance(real, ad.AnnData)),
-        "pred": (pred_ad, pred_space, not isinstance(pred, ad.AnnData)),
-    }
-    del real_ad, pred_ad
 
-    def side_parts(side: str):
-        adata, space, owned = loaded.pop(side)
+    def side_parts(side: str, held: list, space: str, owned: bool, say: Say, stop: threading.Event):
+        """One side's pseudobulk, DE and energy distances. ``held`` holds the side's AnnData, taken out so that
+        this call holds the only reference: its counts are freed once normalised and its values once its DE is done
+        (at VCC size each copy is several GB); ``owned`` (read here from a file) is normalised in place. ``stop``:
+        leave between steps."""
+        adata = held.pop()
         if space == "counts":
+            go_on(stop)
             say(f"normalising {side} counts (median total of the {side} file, then log1p)")
             adata = log1p_normalize(adata, copy=not owned)
+        go_on(stop)
         say(f"pseudobulk of {side}")
         profiles = pseudobulk(adata, pert_col=pert_col, control=control, space="log1p")
         de = None
         if need_de:
+            go_on(stop)
             say(f"Wilcoxon DE of {side} ({profiles.perts.size} perturbations x {adata.n_vars} genes)")
             de = de_of_cells(adata, pert_col=pert_col, control=control, conventions=reference, device=device)
             if cpm_filter is not None:
@@ -157,11 +149,33 @@ def evaluate(
                 de = cpm_filtered(de, adata.X, adata.obs[pert_col], threshold=cpm_filter, control=control)
         edistance = None
         if need_cells:
+            go_on(stop)
             say(f"energy distances of {side} ({profiles.perts.size} perturbations from their control cells)")
             edistance = side_edistances(adata, profiles.perts, pert_col=pert_col, control=control)
         return profiles, de, value_dtype(adata.X), edistance
 
-    sides = side_by_side(side_parts, ("real", "pred"), device=device)
+    sides = Sides(2, device=device)
+    # Said once the inputs are known good, so that a refused input is the only line a user sees: the real side's
+    # lines wait until the predictions are read and checked, which it overlaps where the sides run at once.
+    real_say = HeldSay(say)
+    sides.start("real", side_parts, "real", [real_ad], real_space, not isinstance(real, ad.AnnData), real_say)
+    try:
+        pred_ad, pred_space = load_predictions(pred, real=real_ad, pert_col=pert_col, control=control)
+        check_same_perturbations(real_ad, pred_ad, pert_col=pert_col)
+        check_pds(names, len(set(real_ad.obs[pert_col].astype(str)) - {control}))
+        embedded = {}
+        if embed_key is not None:  # checked before the long work
+            for side, adata in (("real data", real_ad), ("predictions", pred_ad)):
+                embedded[side] = embedding_profiles(adata, embed_key, pert_col=pert_col, control=control, side=side)
+    except BaseException:
+        sides.abandon()
+        raise
+    say(f"loaded real data ({real_ad.n_obs:,} cells, {real_space}) and predictions ({pred_ad.n_obs:,}, {pred_space})")
+    real_say.release()
+    del real_ad
+    sides.start("pred", side_parts, "pred", [pred_ad], pred_space, not isinstance(pred, ad.AnnData), say)
+    del pred_ad
+    sides = sides.results()
     say("metrics")
     (real_p, real_de, real_dt, real_e), (pred_p, pred_de, pred_dt, pred_e) = sides["real"], sides["pred"]
     results, agg = evaluate_profiles(
@@ -181,25 +195,78 @@ def evaluate(
     return results, aggregate(results)
 
 
-def side_by_side(work, sides: tuple[str, ...], *, device=None) -> dict:
-    """``{side: work(side)}``: the sides at once, each in its own thread on its share of the cores
-    (:func:`~vcc_core.compiled.share_cores`), where the compiled kernels can be launched from two threads
-    (:func:`~vcc_core.compiled.concurrent_launches`) and there are cores to share; else one after the other, here.
-    Each side's numbers are the same either way.
+class Sides:
+    """The real and predicted sides' work, at once where the compiled kernels can be launched from two threads
+    (:func:`~vcc_core.compiled.concurrent_launches`) and there are cores to share, each in its own thread on its
+    share of the cores (:func:`~vcc_core.compiled.share_cores`); else one after the other, here, when
+    :meth:`results` is asked for. Each side's numbers are the same either way.
 
-    A side's steps between kernels (numpy, scipy, reading) run on one core; side by side, they overlap the other
-    side's kernels instead of leaving a core idle.
+    A side's steps between kernels (reading, numpy, scipy) run on one core; side by side, they overlap the other
+    side's kernels instead of leaving a core idle, and the first side starts while the second is being read.
     """
-    if not concurrent_launches() or threads() < len(sides) or on_gpu(device):
-        return {side: work(side) for side in sides}
 
-    def shared(side: str):
-        with share_cores(len(sides)):
-            return work(side)
+    def __init__(self, n: int, *, device=None):
+        self._n, self._stop = n, threading.Event()
+        together = concurrent_launches() and threads() >= n and not on_gpu(device)
+        self._pool = ThreadPoolExecutor(n) if together else None
+        self._work: dict = {}
 
-    with ThreadPoolExecutor(len(sides)) as pool:
-        futures = {side: pool.submit(shared, side) for side in sides}
-        return {side: future.result() for side, future in futures.items()}
+    def start(self, side: str, work, *args) -> None:
+        """Begin ``work(*args, stop)`` for ``side`` (``stop``: an event set when the evaluation is abandoned)."""
+        if self._pool is None:
+            self._work[side] = functools.partial(work, *args, self._stop)
+        else:
+            self._work[side] = self._pool.submit(self._shared, work, *args, self._stop)
+
+    def _shared(self, work, *args):
+        with share_cores(self._n):
+            return work(*args)
+
+    def results(self) -> dict:
+        """``{side: result}``, once every side is done."""
+        try:
+            return {side: w.result() if isinstance(w, Future) else w() for side, w in self._work.items()}
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+
+    def abandon(self) -> None:
+        """Stop the sides at their next step and leave without waiting for them."""
+        self._stop.set()
+        self._work.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Abandoned(Exception):
+    """Raised in a side whose evaluation was abandoned (nobody reads it: the evaluation has already failed)."""
+
+
+def go_on(stop: threading.Event) -> None:
+    """Return, to start a side's next step; raise :class:`Abandoned` once ``stop`` is set."""
+    if stop.is_set():
+        raise Abandoned
+
+
+class HeldSay:
+    """A :data:`~vcc_core.progress.Say` whose messages are kept until :meth:`release`, then said in order (and later
+    ones at once): a side's lines wait until the inputs are known good."""
+
+    def __init__(self, say: Say):
+        self._say, self._held, self._open, self._lock = say, [], False, threading.Lock()
+
+    def __call__(self, message: str) -> None:
+        with self._lock:
+            if not self._open:
+                self._held.append(message)
+                return
+        self._say(message)
+
+    def release(self) -> None:
+        with self._lock:
+            self._open, held, self._held = True, self._held, []
+        for message in held:
+            self._say(message)
 
 
 def on_gpu(device) -> bool:
