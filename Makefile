@@ -16,8 +16,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# numba's cache keys a kernel by its code, not by how compiled.py builds it (nogil, parallel): when that changes,
+# the kernels cached before are dropped, to be compiled again.
+$(VENV)/.kernels: $(VENV)/.installed vcc_core/compiled.py
+	find vcc_core -name '*.nbi' -delete -o -name '*.nbc' -delete
+	touch $@
+
 # Compiled kernels are cached on disk; compile them once here rather than on the first call in the app.
-$(VENV)/.warm: $(VENV)/.installed vcc_core/compiled.py vcc_core/de/kernel.py vcc_core/data/normalize.py vcc_core/data/pseudobulk.py \
+$(VENV)/.warm: $(VENV)/.installed $(VENV)/.kernels vcc_core/compiled.py vcc_core/de/kernel.py vcc_core/data/normalize.py vcc_core/data/pseudobulk.py \
 		vcc_core/commands/warm_up.py vcc_core/data/simulate.py vcc_core/data/nbinom.py vcc_core/data/dataset.py
 	$(PY) -m vcc_core warm-up
 	touch $@
