@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_evaluate.py [--genes 18080 --perts 50 --cells 100 --controls 5000]
         [--profile vcc] [--no-reference] [--stream] [--reference /work/refenv/bin/python] [--workdir DIR]
-        [--cli [--reference-env NAME=VALUE]]
+        [--cli [--reference-env NAME=VALUE] [--repeat N]]
 
 Builds (once per shape, kept in ``--workdir``) a simulated screen as the real file (raw counts) and a prediction
 made of resampled real cells (70% of each perturbation's cells drawn from its own, 30% from the next one's;
@@ -15,7 +15,9 @@ are compared metric by metric (largest relative difference).
 ``--cli`` times the two command lines instead, as a user runs them, each a whole process from start to exit:
 ``python -m vcc_core evaluate --profile P`` against ``cell-eval run --profile P --num-threads 2`` (the ``cell-eval``
 next to ``--reference``). ``--reference-env NAME=VALUE`` sets a variable for cell-eval's process too (e.g. the
-``NUMPY_MADVISE_HUGEPAGE=0`` our command sets for itself), to see what it is worth to the reference.
+``NUMPY_MADVISE_HUGEPAGE=0`` our command sets for itself), to see what it is worth to the reference. ``--repeat N``
+runs each command N times, alternating them, and compares the medians (the machines are shared: one run of ours
+can take 3.4 s or 4.5 s).
 """
 
 from __future__ import annotations
@@ -127,10 +129,17 @@ def compare_clis(args, real: Path, pred: Path) -> int:
     reference = [cell_eval, "run", "-ar", str(real), "-ap", str(pred), "-o", str(ref_dir), "--profile", args.profile]
     reference += ["--num-threads", "2"]
     env = dict(os.environ, **dict(item.split("=", 1) for item in args.reference_env))
-    times = {"ours": time_command(ours), "cell-eval": time_command(reference, env)}
+    runs = {"ours": [], "cell-eval": []}
+    for _ in range(args.repeat):  # alternated, so that a slow spell of the machine falls on both
+        runs["ours"].append(time_command(ours))
+        runs["cell-eval"].append(time_command(reference, env))
+    times = {tool: float(np.median(seconds)) for tool, seconds in runs.items()}
+    if args.repeat > 1:
+        for tool, seconds in runs.items():
+            print(f"{tool}: {', '.join(f'{s:.2f}' for s in seconds)} s")
     print(
-        f"whole process, profile {args.profile}: ours {times['ours']:.2f} s, cell-eval {times['cell-eval']:.2f} s "
-        f"({' '.join(args.reference_env) or 'its default environment'}): "
+        f"whole process, profile {args.profile}{' (medians)' if args.repeat > 1 else ''}: ours {times['ours']:.2f} s, "
+        f"cell-eval {times['cell-eval']:.2f} s ({' '.join(args.reference_env) or 'its default environment'}): "
         f"{times['cell-eval'] / times['ours']:.1f}x"
     )
     print(compare(ours_dir, ref_dir).to_string(index=False))
@@ -172,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", action="store_true", help="time the streamed evaluation too (512 MiB of DE values)")
     parser.add_argument("--cli", action="store_true", help="time both command lines as whole processes")
     parser.add_argument("--reference-env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--repeat", type=int, default=1, help="--cli: runs of each command, alternated (medians)")
     parser.add_argument("--child", nargs=5, metavar=("REAL", "PRED", "OUT", "PROFILE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

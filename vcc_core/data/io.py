@@ -20,7 +20,7 @@ from scipy import sparse
 
 from vcc_core.data.normalize import Space, iter_row_chunks, median_target
 from vcc_core.data.row_reader import RowReader, read_rows
-from vcc_core.data.space import checked_space, detect_space
+from vcc_core.data.space import SAMPLE_ROWS, checked_space, detect_space
 from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
 
 MIN_CELLS = 2
@@ -186,7 +186,8 @@ def _checked(adata: ad.AnnData) -> tuple[ad.AnnData, Space]:
         adata = adata.copy()
         adata.X = adata.X.astype(np.float32)
     if adata.isbacked:
-        with RowReader(str(adata.filename), None) as reader:
+        # Buffers sized once for the sample's ranges of rows and reused for each (fresh memory is slow to touch).
+        with RowReader(str(adata.filename), None, chunk_rows=SAMPLE_ROWS // 3) as reader:
             space = detect_space(_BackedRows(adata.X, reader), declared=adata.uns.get(UNS_SPACE))
     else:
         space = checked_space(adata.X, declared=adata.uns.get(UNS_SPACE))
