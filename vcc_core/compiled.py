@@ -5,7 +5,7 @@ its ``workqueue`` layer, which aborts the process when two threads launch kernel
 every session from its own thread. So on that layer every launch of a parallel kernel takes one process-wide lock;
 each kernel already uses every core, so taking turns costs no throughput. On the thread-safe layers (OpenMP, TBB)
 kernels are launched freely, and they release the GIL: two threads can each run kernels on their share of the
-cores (:func:`share_cores`). Compiled code is cached on disk (``cache=True``): only the first call after an
+cores (:class:`CoreShare`). Compiled code is cached on disk (``cache=True``): only the first call after an
 install or a change pays the compilation, a few seconds.
 """
 
@@ -24,11 +24,15 @@ THREAD_SAFE_LAYERS = ("omp", "tbb")
 
 def parallel_kernel(function: Callable) -> Callable:
     """``numba.njit(parallel=True, cache=True, nogil=True)`` of ``function``, launched under the process-wide lock
-    unless the threading layer is thread-safe (:func:`concurrent_launches`)."""
+    unless the threading layer is thread-safe (:func:`concurrent_launches`), on the calling thread's share of the
+    cores (:class:`CoreShare`)."""
     kernel = numba.njit(cache=True, parallel=True, nogil=True)(function)
 
     @functools.wraps(function)
     def launch(*args):
+        share = getattr(_MEMBER, "share", None)
+        if share is not None:
+            numba.set_num_threads(share.threads())
         if concurrent_launches():
             return kernel(*args)
         with _LAUNCH:
@@ -48,18 +52,38 @@ def concurrent_launches() -> bool:
 
 
 def threads() -> int:
-    """Threads a parallel kernel uses (numba's setting for the calling thread, by default the CPU count)."""
-    return max(1, numba.get_num_threads())
+    """Threads a parallel kernel launched now by the calling thread uses: its share of the cores
+    (:class:`CoreShare`), else numba's setting for it (by default the CPU count)."""
+    share = getattr(_MEMBER, "share", None)
+    return share.threads() if share is not None else max(1, numba.get_num_threads())
 
 
-@contextlib.contextmanager
-def share_cores(parts: int) -> Iterator[None]:
-    """Within the block, kernels launched by the calling thread use ``1 / parts`` of its threads (at least one):
-    ``parts`` threads that each launch kernels then share the cores instead of crowding them. numba's setting is
-    per thread; it is restored on leaving."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(max(1, before // max(parts, 1)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
+_MEMBER = threading.local()  # .share: the CoreShare the calling thread works in, if any
+
+
+class CoreShare:
+    """Threads that each launch kernels and share the cores: a kernel uses the cores divided among the threads
+    still at work, so that when one is done, the others take its cores for their next kernels (a thread's share
+    is its own: numba's setting is per thread)."""
+
+    def __init__(self, parts: int, *, cores: int | None = None):
+        self._cores = max(1, cores or numba.get_num_threads())
+        self._active, self._lock = max(parts, 1), threading.Lock()
+
+    def threads(self) -> int:
+        with self._lock:
+            return max(1, self._cores // self._active)
+
+    @contextlib.contextmanager
+    def member(self) -> Iterator[None]:
+        """Within the block, the calling thread is one of the threads sharing the cores; leaving, it gives its
+        share back to the others."""
+        before = numba.get_num_threads()
+        _MEMBER.share = self
+        try:
+            yield
+        finally:
+            _MEMBER.share = None
+            numba.set_num_threads(before)
+            with self._lock:
+                self._active -= 1

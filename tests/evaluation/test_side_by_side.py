@@ -14,7 +14,7 @@ import numba
 import numpy as np
 import pytest
 
-from vcc_core.compiled import concurrent_launches, threads
+from vcc_core.compiled import CoreShare, concurrent_launches, threads
 from vcc_core.data.normalize import divide_rows
 from vcc_core.evaluation.evaluate import Sides, evaluate
 
@@ -38,7 +38,7 @@ def test_sides_run_in_their_own_threads_where_kernels_may():
     both = threading.Barrier(2, timeout=30)  # side by side, each side waits for the other: they run at once
 
     def work(side, stop):
-        seen[side] = (threading.get_ident(), numba.get_num_threads())
+        seen[side] = (threading.get_ident(), threads())
         if together:
             both.wait()
         return side
@@ -53,6 +53,30 @@ def test_sides_run_in_their_own_threads_where_kernels_may():
     else:
         assert {seen[side] for side in seen} == {(threading.get_ident(), threads())}
     assert numba.get_num_threads() == threads()
+
+
+def test_a_thread_left_alone_takes_the_cores_of_those_done():
+    """Two threads share the cores; once one is done, the kernels the other launches use them all."""
+    cores = numba.config.NUMBA_NUM_THREADS
+    share = CoreShare(2, cores=cores)
+    entered, leave = threading.Event(), threading.Event()
+
+    def other():
+        with share.member():
+            entered.set()
+            leave.wait(30)
+
+    helper = threading.Thread(target=other)
+    helper.start()
+    entered.wait(30)
+    with share.member():
+        assert threads() == max(1, cores // 2)
+        leave.set()
+        helper.join(30)
+        assert threads() == cores
+        divide_rows(np.array([0, 1]), np.ones(1, np.float32), np.ones(1, np.float32))
+        assert numba.get_num_threads() == cores  # the launch ran on the whole share
+    assert threads() == numba.get_num_threads()
 
 
 def test_the_real_side_is_said_after_the_inputs_are_known_good(tmp_path):

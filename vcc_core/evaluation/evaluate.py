@@ -20,7 +20,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from vcc_core.compiled import concurrent_launches, share_cores, threads
+from vcc_core.compiled import CoreShare, concurrent_launches, threads
 from vcc_core.data.io import load_dataset, load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
@@ -198,7 +198,8 @@ def evaluate(
 class Sides:
     """The real and predicted sides' work, at once where the compiled kernels can be launched from two threads
     (:func:`~vcc_core.compiled.concurrent_launches`) and there are cores to share, each in its own thread on its
-    share of the cores (:func:`~vcc_core.compiled.share_cores`); else one after the other, here, when
+    share of the cores (:class:`~vcc_core.compiled.CoreShare`: the side still at work takes all of them); else one
+    after the other, here, when
     :meth:`results` is asked for. Each side's numbers are the same either way.
 
     A side's steps between kernels (reading, numpy, scipy) run on one core; side by side, they overlap the other
@@ -206,9 +207,10 @@ class Sides:
     """
 
     def __init__(self, n: int, *, device=None):
-        self._n, self._stop = n, threading.Event()
+        self._stop = threading.Event()
         together = concurrent_launches() and threads() >= n and not on_gpu(device)
         self._pool = ThreadPoolExecutor(n) if together else None
+        self._share = CoreShare(n)
         self._work: dict = {}
 
     def start(self, side: str, work, *args) -> None:
@@ -219,7 +221,7 @@ class Sides:
             self._work[side] = self._pool.submit(self._shared, work, *args, self._stop)
 
     def _shared(self, work, *args):
-        with share_cores(self._n):
+        with self._share.member():
             return work(*args)
 
     def results(self) -> dict:
