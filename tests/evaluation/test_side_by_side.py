@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import anndata as ad
@@ -104,3 +105,26 @@ def test_one_side_after_the_other_gives_the_same_numbers(tmp_path):
     results, _ = evaluate(CASE / "real.h5ad", CASE / "pred.h5ad", profile="vcc")
     results.to_csv(tmp_path / "here.csv")
     assert (tmp_path / "here.csv").read_text() == (tmp_path / "sequential.csv").read_text()
+
+
+def test_a_side_that_fails_stops_the_other():
+    divide_rows(np.array([0, 1]), np.ones(1, np.float32), np.ones(1, np.float32))  # the threading layer is chosen
+    together = concurrent_launches() and threads() >= 2
+    left = threading.Event()
+
+    def fail(stop):
+        raise ValueError("this side failed")
+
+    def wait(stop):
+        for _ in range(3000):  # at most 30 s
+            if stop.is_set():
+                left.set()
+                return
+            time.sleep(0.01)
+
+    sides = Sides(2)
+    sides.start("real", fail)
+    sides.start("pred", wait)
+    with pytest.raises(ValueError, match="this side failed"):
+        sides.results()
+    assert left.wait(30 if together else 0) == together  # one after the other, the second side never started

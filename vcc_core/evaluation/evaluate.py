@@ -199,8 +199,7 @@ class Sides:
     """The real and predicted sides' work, at once where the compiled kernels can be launched from two threads
     (:func:`~vcc_core.compiled.concurrent_launches`) and there are cores to share, each in its own thread on its
     share of the cores (:class:`~vcc_core.compiled.CoreShare`: the side still at work takes all of them); else one
-    after the other, here, when
-    :meth:`results` is asked for. Each side's numbers are the same either way.
+    after the other, here, when :meth:`results` is asked for. Each side's numbers are the same either way.
 
     A side's steps between kernels (reading, numpy, scipy) run on one core; side by side, they overlap the other
     side's kernels instead of leaving a core idle, and the first side starts while the second is being read.
@@ -225,9 +224,12 @@ class Sides:
             return work(*args)
 
     def results(self) -> dict:
-        """``{side: result}``, once every side is done."""
+        """``{side: result}``, once every side is done; a side's error stops the others at their next step."""
         try:
             return {side: w.result() if isinstance(w, Future) else w() for side, w in self._work.items()}
+        except BaseException:
+            self._stop.set()
+            raise
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=False)
