@@ -111,7 +111,12 @@ def child_ours(real: str, pred: str, out: str, profile: str, mode: str) -> None:
 
 
 def time_command(command: list[str], env: dict | None = None) -> float:
-    """Seconds from start to exit of ``command`` (its output discarded; a failure raises with its stderr)."""
+    """Seconds from start to exit of ``command`` (its output discarded; a failure raises with its stderr).
+
+    The files written before are flushed to disk first (``os.sync``, not timed): cell-eval writes 230 MB of DE tables,
+    whose write-back would otherwise fall on whichever command runs next.
+    """
+    os.sync()
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
