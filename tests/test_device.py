@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vcc_core.device import DEFAULT_DTYPE, as_tensor, get_device, to_numpy
+from vcc_core.device import DEFAULT_DTYPE, as_tensor, get_device, gpu_device, to_numpy
 
 HAS_CUDA = torch.cuda.is_available()
 
@@ -73,3 +73,10 @@ def test_as_tensor_uses_the_default_dtype_and_device(monkeypatch):
     tensor = as_tensor(np.arange(3))
     assert (tensor.dtype, tensor.device.type) == (DEFAULT_DTYPE, "cpu")
     assert DEFAULT_DTYPE is torch.float32
+
+
+@pytest.mark.parametrize(("requested", "env"), [(None, "cpu"), ("cpu", "auto"), (None, "auto")])
+def test_gpu_device_is_none_where_the_work_runs_on_the_cpu(monkeypatch, requested, env):
+    monkeypatch.setenv("VCC_DEVICE", env)
+    on_gpu = HAS_CUDA and requested is None and env == "auto"
+    assert gpu_device(requested) == (torch.device("cuda") if on_gpu else None)

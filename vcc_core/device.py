@@ -45,6 +45,15 @@ def gpu_possible() -> bool:
     return any(os.path.exists(node) for node in _GPU_NODES)
 
 
+def gpu_device(requested: str | torch.device | None = None) -> torch.device | None:
+    """The GPU :func:`get_device` picks for ``requested``, or None where the work runs on the CPU (torch is not
+    imported where no GPU can be: :func:`gpu_possible`)."""
+    if requested is None and not gpu_possible():
+        return None
+    device = get_device(requested)
+    return device if device.type != "cpu" else None
+
+
 def get_device(requested: str | torch.device | None = None) -> torch.device:
     """The torch device to compute on.
 

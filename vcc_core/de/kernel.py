@@ -232,9 +232,7 @@ def _sorted_keys(bucket, segments, group_bits, one, two):
         v = np.int64(bucket[i])
         lo = min(lo, v)
         hi = max(hi, v)
-    n_bits = 0
-    while (hi - lo) >> n_bits:
-        n_bits += 1
+    n_bits = _bit_length(hi - lo)
     # Digits of about log2(n) bits, 11 to 14: each pass zeroes and sums a count per digit value, which for most genes
     # (a few hundred values) would cost far more than the values themselves at 14 bits. 32 bits take 3 passes at most.
     cap = min(max(_bit_length(n), 11), 14)

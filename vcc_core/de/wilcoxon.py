@@ -40,7 +40,7 @@ from scipy import sparse
 from vcc_core.compiled import parallel_kernel
 from vcc_core.data.normalize import as_csr
 from vcc_core.de import kernel as rank_kernel
-from vcc_core.device import gpu_possible
+from vcc_core.device import gpu_device
 from vcc_core.keys import CONTROL, PERT_COL
 
 if TYPE_CHECKING:
@@ -187,13 +187,8 @@ def rank_test(
     perts, codes = _group_codes(labels, control=control, n_cells=X.shape[0])
     _check_no_nan(X)
     counts = np.bincount(codes[codes >= 0], minlength=perts.size + 1)
-    on_gpu = False
-    if device is not None or gpu_possible():  # else no GPU can be there: torch is not even loaded
-        from vcc_core.device import get_device
-
-        device = get_device(device)
-        on_gpu = device.type != "cpu"
-    if not on_gpu:
+    device = gpu_device(device)
+    if device is None:
         stat, tie = _compiled_rank_statistics(X, codes, counts, batch_entries=batch_entries, progress=progress)
     else:
         from vcc_core.de import sort as rank_sort

@@ -25,7 +25,7 @@ from vcc_core.data.io import load_dataset, load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
 from vcc_core.de.wilcoxon import DEResult, de_from_anndata
-from vcc_core.device import gpu_possible
+from vcc_core.device import gpu_device
 from vcc_core.evaluation.embedding import embedded_pds, embedding_profiles
 from vcc_core.evaluation.loop import check_pds, compute_metrics, metric_inputs
 from vcc_core.evaluation.results import aggregate
@@ -207,7 +207,7 @@ class Sides:
 
     def __init__(self, n: int, *, device=None):
         self._stop = threading.Event()
-        together = concurrent_launches() and threads() >= n and not on_gpu(device)
+        together = concurrent_launches() and threads() >= n and gpu_device(device) is None
         self._pool = ThreadPoolExecutor(n) if together else None
         self._share = CoreShare(n)
         self._work: dict = {}
@@ -271,15 +271,6 @@ class HeldSay:
             self._open, held, self._held = True, self._held, []
         for message in held:
             self._say(message)
-
-
-def on_gpu(device) -> bool:
-    """Whether the DE would run on a GPU (torch loaded only where it may)."""
-    if device is None and not gpu_possible():
-        return False
-    from vcc_core.device import get_device
-
-    return get_device(device).type != "cpu"
 
 
 def side_edistances(adata: ad.AnnData, perts, *, pert_col: str, control: str) -> pd.Series:
