@@ -143,7 +143,7 @@ def run(args) -> int:
             "leave --scheduler out"
         )
         raise ValueError(msg)
-    if args.scheduler != "dask":
+    if args.scheduler != "dask" and not (args.scheduler == "inprocess" and plain_inputs(args)):
         import_anndata_without_dask()
     from vcc_core.evaluation.evaluate import evaluate
     from vcc_core.evaluation.results import write_results
@@ -188,6 +188,14 @@ def run(args) -> int:
     means = agg.loc["mean"].astype(float)
     print("\n".join(f"{name}\t{value:.6g}" for name, value in means.items()))
     return 0
+
+
+def plain_inputs(args) -> bool:
+    """Whether the in-process evaluation reads both files without anndata (:mod:`vcc_core.data.cells`)."""
+    from vcc_core.data.cells import plain_file
+
+    needs_anndata = args.ceiling or args.context_col or args.embed_key
+    return not needs_anndata and all(plain_file(p, pert_col=args.pert_col) for p in (args.real, args.pred))
 
 
 def import_anndata_without_dask() -> None:

@@ -9,10 +9,11 @@ accepts (size, paths) is checked by :mod:`vcc_core.data.uploads`.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import h5py
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from vcc_core.data.normalize import Space, iter_row_chunks, median_target
 from vcc_core.data.row_reader import RowReader, read_rows
 from vcc_core.data.space import SAMPLE_ROWS, checked_space, detect_space
 from vcc_core.keys import CONTROL, PERT_COL, UNS_SPACE
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 MIN_CELLS = 2
 """Fewest cells a perturbation (or the control) may have: a Wilcoxon test needs two cells a side."""
@@ -48,6 +52,8 @@ def read_h5ad(path: str | Path, *, backed: bool = False) -> ad.AnnData:
     if not is_hdf5:
         msg = f"{path.name} is not an .h5ad (HDF5) file; save it with AnnData.write_h5ad"
         raise ValueError(msg)
+    import anndata as ad  # imported here: an evaluation of plain files reads them without it (vcc_core.data.cells)
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -76,6 +82,8 @@ def _read_plain(path: Path) -> ad.AnnData | None:
         )
         if not plain:
             return None
+        import anndata as ad
+
         parts = {name: ad.io.read_elem(f[name]) for name in set(f) - {"X"}}
     return ad.AnnData(X=read_rows(str(path), slice(None), None), **parts)
 
@@ -168,7 +176,7 @@ def load_dataset(
         From :func:`read_h5ad`, :func:`validate_dataset`, :func:`check_groups`, :func:`check_values` or
         :func:`detect_space`: the message names the problem and the fix.
     """
-    adata = path if isinstance(path, ad.AnnData) else read_h5ad(path, backed=backed)
+    adata = read_h5ad(path, backed=backed) if is_path(path) else path
     validate_dataset(adata, pert_col=pert_col, control=control)
     if not adata.isbacked:
         labels = adata.obs[pert_col].astype("string")
@@ -266,7 +274,7 @@ def load_predictions(
 
 
 def _load_predictions(path, *, real: ad.AnnData, pert_col: str, control: str) -> tuple[ad.AnnData, Space]:
-    pred = path if isinstance(path, ad.AnnData) else read_h5ad(path)
+    pred = read_h5ad(path) if is_path(path) else path
     validate_dataset(pred, pert_col=pert_col, control=control)
     pred = align_genes(pred, real.var_names)
     unlabelled = int(pred.obs[pert_col].isna().sum())
@@ -283,6 +291,12 @@ def _load_predictions(path, *, real: ad.AnnData, pert_col: str, control: str) ->
     pred.obs[pert_col] = pred.obs[pert_col].astype(str)
     check_groups(pred.obs[pert_col], pert_col=pert_col, control=control)
     return _checked(pred)
+
+
+def is_path(source) -> bool:
+    """Whether ``source`` names a file (a ``str`` or path) rather than holding cells (an AnnData or
+    :class:`~vcc_core.data.cells.Cells`)."""
+    return isinstance(source, str | os.PathLike)
 
 
 def has_nonfinite(x) -> bool:

@@ -10,14 +10,16 @@ arithmetic: the result equals scanpy on the whole matrix, bit for bit (checked i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import anndata as ad
 import numba
 import numpy as np
 from scipy import sparse
 
 from vcc_core.compiled import parallel_kernel
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 Space = Literal["counts", "log1p"]
 DEFAULT_CHUNK_ROWS = 10_000
@@ -244,7 +246,8 @@ def divide_rows(indptr, data, factor):
 
 
 def log1p_normalize(adata: ad.AnnData, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, copy: bool = True) -> ad.AnnData:
-    """Return a new in-memory AnnData whose ``X`` is normalised log1p (``obs``, ``var`` and ``obsm`` kept).
+    """Return a new in-memory AnnData (or :class:`~vcc_core.data.cells.Cells`, as ``adata`` is) whose ``X`` is
+    normalised log1p (``obs``, ``var`` and ``obsm`` kept).
 
     ``copy=False``: a sparse ``X`` of floats is normalised in place (``adata`` is left holding the result).
 
@@ -259,7 +262,8 @@ def log1p_normalize(adata: ad.AnnData, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, 
     else:
         blocks = [normalize_block(b, target_sum=target) for _, b in iter_row_chunks(adata.X, chunk_rows=chunk_rows)]
         x = sparse.vstack(blocks, format="csr") if blocks and sparse.issparse(blocks[0]) else np.vstack(blocks)
-    out = ad.AnnData(X=x, obs=adata.obs.copy(), var=adata.var.copy(), obsm=dict(adata.obsm.items()))
+    # The container's own class: AnnData, or Cells (built alike) for a file read without anndata.
+    out = type(adata)(X=x, obs=adata.obs.copy(), var=adata.var.copy(), obsm=dict(adata.obsm.items()))
     out.uns["vcc_space"] = "log1p"
     out.uns["vcc_target_sum"] = target
     return out

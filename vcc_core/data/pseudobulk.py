@@ -9,8 +9,8 @@ whole.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import numba
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from scipy import sparse
 from vcc_core.compiled import parallel_kernel, threads
 from vcc_core.data.normalize import DEFAULT_CHUNK_ROWS, iter_row_chunks, median_target, normalize_block
 from vcc_core.keys import CONTROL, PERT_COL
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 
 @dataclass(frozen=True)

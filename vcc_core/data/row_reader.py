@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import h5py
 import numpy as np
-from anndata.io import sparse_dataset
 from scipy import sparse
 
 
@@ -70,6 +69,8 @@ class RowReader:
 
     def read(self, rows: slice, *, reuse: bool = True):
         if not self._direct:
+            from anndata.io import sparse_dataset  # the other layouts only: reading a CSR file needs no anndata
+
             elem = self._elem
             block = elem[rows] if isinstance(elem, h5py.Dataset) else sparse.csr_matrix(sparse_dataset(elem)[rows])
             if block.dtype == np.float16:  # the loader makes float16 float32 (scipy and torch need it)

@@ -8,13 +8,18 @@ gene to leave out). Every other metric stays on the genes.
 
 from __future__ import annotations
 
-import anndata as ad
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
+from vcc_core.data.cells import Cells
 from vcc_core.data.pseudobulk import Profiles, pseudobulk
 from vcc_core.evaluation.loop import reindex_profiles
 from vcc_core.metrics.discrimination import discrimination_score
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 EMBEDDED = {"discrimination_score_l2": "l2", "discrimination_score_cosine": "cosine"}
 
@@ -32,7 +37,7 @@ def embedding_profiles(
         msg = f"{side}: obsm[{key!r}] must be a finite float array of cells x dimensions"
         raise ValueError(msg)
     dims = pd.DataFrame(index=[f"{key}_{i}" for i in range(values.shape[1])])
-    embedded = ad.AnnData(X=values, obs=adata.obs[[pert_col]].copy(), var=dims)
+    embedded = Cells(X=values, obs=adata.obs[[pert_col]].copy(), var=dims)
     dtype = values.dtype if values.dtype.itemsize >= 4 else np.dtype(np.float32)
     return pseudobulk(embedded, pert_col=pert_col, control=control, space="log1p"), dtype
 

@@ -15,13 +15,14 @@ import functools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
 from vcc_core.compiled import CoreShare, concurrent_launches, threads
-from vcc_core.data.io import load_dataset, load_predictions
+from vcc_core.data.cells import read_cells
+from vcc_core.data.io import is_path, load_dataset, load_predictions
 from vcc_core.data.normalize import log1p_normalize
 from vcc_core.data.pseudobulk import Profiles, group_codes, pseudobulk
 from vcc_core.de.wilcoxon import DEResult, de_from_anndata
@@ -33,6 +34,9 @@ from vcc_core.keys import CONTROL, CURRENT, LEGACY, PERT_COL, REFERENCES
 from vcc_core.metrics import get_metric, profile_metrics
 from vcc_core.metrics.cells import energy_distances
 from vcc_core.progress import Say, sayer
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 NAMES = {CURRENT: "cell-eval 0.8.2 + pdex 0.3.0", LEGACY: "cell-eval 0.6.6 + pdex 0.1.27 (the VCC 2025 leaderboard's)"}
 """Each set of conventions as a caption names it."""
@@ -120,8 +124,15 @@ def evaluate(
     need_de = any(get_metric(n).kind == "de" for n in names)
     need_cells = any(get_metric(n).kind == "cells" for n in names)
     say = sayer(progress)
+    owned = {"real": is_path(real), "pred": is_path(pred)}  # read here: normalised in place
+
+    def cells(source):
+        """A plain file read without anndata (:mod:`vcc_core.data.cells`); an embedding needs anndata's ``obsm``."""
+        plain = is_path(source) and embed_key is None
+        return (read_cells(source, pert_col=pert_col) if plain else None) or source
+
     try:
-        real_ad, real_space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
+        real_ad, real_space = load_dataset(cells(real), pert_col=pert_col, control=control, drop_labels=())
     except ValueError as err:
         raise ValueError(f"real data: {err}") from err
 
@@ -158,9 +169,9 @@ def evaluate(
     # Said once the inputs are known good, so that a refused input is the only line a user sees: the real side's
     # lines wait until the predictions are read and checked, which it overlaps where the sides run at once.
     real_say = HeldSay(say)
-    sides.start("real", side_parts, "real", [real_ad], real_space, not isinstance(real, ad.AnnData), real_say)
+    sides.start("real", side_parts, "real", [real_ad], real_space, owned["real"], real_say)
     try:
-        pred_ad, pred_space = load_predictions(pred, real=real_ad, pert_col=pert_col, control=control)
+        pred_ad, pred_space = load_predictions(cells(pred), real=real_ad, pert_col=pert_col, control=control)
         check_same_perturbations(real_ad, pred_ad, pert_col=pert_col)
         check_pds(names, len(set(real_ad.obs[pert_col].astype(str)) - {control}))
         embedded = {}
@@ -173,7 +184,7 @@ def evaluate(
     say(f"loaded real data ({real_ad.n_obs:,} cells, {real_space}) and predictions ({pred_ad.n_obs:,}, {pred_space})")
     real_say.release()
     del real_ad
-    sides.start("pred", side_parts, "pred", [pred_ad], pred_space, not isinstance(pred, ad.AnnData), say)
+    sides.start("pred", side_parts, "pred", [pred_ad], pred_space, owned["pred"], say)
     del pred_ad
     sides = sides.results()
     say("metrics")
@@ -316,7 +327,7 @@ def normalised_real(real: ad.AnnData | str | Path, *, pert_col: str, control: st
         adata, space = load_dataset(real, pert_col=pert_col, control=control, drop_labels=())
     except ValueError as err:
         raise ValueError(f"real data: {err}") from err
-    return log1p_normalize(adata, copy=isinstance(real, ad.AnnData)) if space == "counts" else adata
+    return log1p_normalize(adata, copy=not is_path(real)) if space == "counts" else adata
 
 
 def check_reference(reference: str, *, cpm_filter, epsilon) -> None:
