@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import anndata as ad
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -133,10 +134,17 @@ def test_vcc2026_evaluation_runs_without_torch_on_the_cpu():
     assert done.stdout.strip() == "False", done.stderr
 
 
-def test_evaluate_hides_dask_from_anndata_and_scores_the_same(tmp_path):
-    """The in-process evaluation imports anndata without dask (its import is a tenth of the command), and its
-    tables are those of the same evaluation with dask seen."""
+@pytest.mark.parametrize("layout", ["plain", "dense"])
+def test_evaluate_hides_dask_from_anndata_and_scores_the_same(tmp_path, layout):
+    """The in-process evaluation reads plain files without anndata, and imports anndata without dask for the others
+    (either import is a tenth of the command); its tables are those of the same evaluation with dask seen."""
     case = ROOT / "tests" / "fixtures" / "metrics" / "synthetic"
+    real, pred = case / "real.h5ad", case / "pred.h5ad"
+    if layout == "dense":  # a dense X is read by anndata
+        real = tmp_path / "real.h5ad"
+        dense = ad.read_h5ad(case / "real.h5ad")
+        dense.X = dense.X.toarray()
+        dense.write_h5ad(real)
     outs = {}
     for name, hide in (("hidden", True), ("seen", False)):
         outs[name] = tmp_path / name
@@ -144,13 +152,12 @@ def test_evaluate_hides_dask_from_anndata_and_scores_the_same(tmp_path):
             "import sys\n"
             + ("" if hide else "import dask.array\n")
             + "from vcc_core.__main__ import main\n"
-            + f"code = main(['evaluate', '--real', r'{case / 'real.h5ad'}', '--pred', r'{case / 'pred.h5ad'}', "
-            + f"'--out', r'{outs[name]}'])\n"
-            + "print(code, 'dask' in sys.modules, 'dask.array' in sys.modules)\n"
+            + f"code = main(['evaluate', '--real', r'{real}', '--pred', r'{pred}', '--out', r'{outs[name]}'])\n"
+            + "print(code, 'anndata' in sys.modules, 'dask' in sys.modules, 'dask.array' in sys.modules)\n"
         )
         done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         last = done.stdout.strip().splitlines()[-1]
-        assert last == ("0 False False" if hide else "0 True True"), done.stdout
+        assert last == f"0 {layout == 'dense'} {not hide} {not hide}", done.stdout
     for table in ("results.csv", "agg_results.csv"):
         assert (outs["hidden"] / table).read_text() == (outs["seen"] / table).read_text()
