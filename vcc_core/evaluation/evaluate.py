@@ -81,7 +81,9 @@ def evaluate(
     Parameters
     ----------
     real, pred
-        AnnData or ``.h5ad`` paths in the VCC layout (raw counts or log1p values; control cells in both).
+        AnnData or ``.h5ad`` paths in the VCC layout (raw counts or log1p values; control cells in both). A plain
+        file (CSR ``X``, see :mod:`vcc_core.data.cells`) is read without anndata, unless ``embed_key`` needs its
+        ``obsm``.
     pert_col, control
         Perturbation column of ``obs`` and its control label.
     profile
