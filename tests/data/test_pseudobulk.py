@@ -79,3 +79,10 @@ def test_group_sums_add_each_row_in_order(layout):
     keep = rows >= 0
     np.add.at(expected, (rows[keep], x.indices[keep]), x.data[keep].astype(np.float64))  # in entry order
     np.testing.assert_array_equal(sums, expected)
+    windowed = np.zeros_like(sums)  # the streamed DE's batches of genes: each adds only its genes, found by bisection
+    for genes in [(0, 1), (1, 120), (120, 121), (121, 300)]:
+        before = windowed.copy()
+        add_sparse_rows(x, codes, windowed, genes=genes)
+        outside = np.r_[0 : genes[0], genes[1] : x.shape[1]]
+        np.testing.assert_array_equal(windowed[:, outside], before[:, outside])
+    np.testing.assert_array_equal(windowed, expected)

@@ -98,10 +98,16 @@ def group_sums(x, codes: np.ndarray, n_groups: int, *, transform=None, chunk_row
 
 
 def add_sparse_rows(
-    block: sparse.csr_matrix, codes: np.ndarray, sums: np.ndarray, *, divisors: np.ndarray | None = None
+    block: sparse.csr_matrix,
+    codes: np.ndarray,
+    sums: np.ndarray,
+    *,
+    divisors: np.ndarray | None = None,
+    genes: tuple[int, int] | None = None,
 ) -> None:
     """``sums[code] += row`` for every CSR row with a code >= 0, in row order, in place (float64 ``sums``);
-    with ``divisors``, ``row / divisors[r]`` (float64 division).
+    with ``divisors``, ``row / divisors[r]`` (float64 division); with ``genes = (g0, g1)``, only the entries of
+    those genes, found by bisection (each row must list its genes in increasing order).
 
     Each element is one sequential sum in row order, so it does not depend on how the rows are chunked or split
     among threads: a group whose rows repeat another's in the same order gets exactly the same sums.
@@ -121,23 +127,29 @@ def add_sparse_rows(
     by_group = n_parts > 1 and load.max() <= 1.25 * load.mean()
     scaled = divisors is not None
     divisors = np.ascontiguousarray(divisors if scaled else np.ones(1), dtype=np.float64)
-    _add_sparse_rows(block.indptr, block.indices, block.data, codes, sums, owner, n_parts, by_group, divisors, scaled)
+    window = (genes is not None, *(genes or (0, sums.shape[1])))
+    args = (block.indptr, block.indices, block.data, codes, sums, owner, n_parts, by_group, divisors, scaled)
+    _add_sparse_rows(*args, *window)
 
 
 @parallel_kernel
-def _add_sparse_rows(indptr, indices, data, codes, sums, owner, n_parts, by_group, divisors, scaled):
+def _add_sparse_rows(indptr, indices, data, codes, sums, owner, n_parts, by_group, divisors, scaled, bisect, w0, w1):
     """``sums[code, gene] += value`` over CSR rows in order (a sequential float64 sum, however the rows are
-    chunked). Thread ``part`` adds the rows of the groups with ``owner[code] == part`` (``by_group``), or every
-    row's genes of its own range: no two threads write to one element of ``sums``."""
-    n_genes = sums.shape[1]
+    chunked), for the genes ``w0:w1`` (each row's found by bisection when ``bisect``). Thread ``part`` adds the rows
+    of the groups with ``owner[code] == part`` (``by_group``), or every row's genes of its own part of the window:
+    no two threads write to one element of ``sums``."""
+    span = w1 - w0
     for part in numba.prange(n_parts):
-        g0, g1 = (0, n_genes) if by_group else (n_genes * part // n_parts, n_genes * (part + 1) // n_parts)
+        g0, g1 = (w0, w1) if by_group else (w0 + span * part // n_parts, w0 + span * (part + 1) // n_parts)
         for r in range(indptr.size - 1):
             code = codes[r]
             if code < 0 or (by_group and owner[code] != part):
                 continue
             divisor = divisors[r] if scaled else 1.0
-            for e in range(indptr[r], indptr[r + 1]):
+            lo, hi = indptr[r], indptr[r + 1]
+            if bisect:
+                lo, hi = lo + np.searchsorted(indices[lo:hi], g0), lo + np.searchsorted(indices[lo:hi], g1)
+            for e in range(lo, hi):
                 gene = indices[e]
                 if g0 <= gene < g1:
                     sums[code, gene] += data[e] / divisor

@@ -8,8 +8,10 @@ into buffers reused from chunk to chunk, by file offset from two threads where t
 2. Then, per batch of genes holding at most ``batch_entries`` such entries, every chunk is read again, normalised
    (:func:`vcc_core.data.normalize.normalize_block`) and its values written straight into their gene's bucket at their
    group's place (:mod:`vcc_core.de.kernel`): the places are known from the counts of pass 1, and a chunk that
-   reads differently the second time is refused, never written outside its places. The first batch's pass also
-   adds the rows to the pseudobulk sums. Each finished batch is ranked (radix sort and scan) and dropped.
+   reads differently the second time is refused, never written outside its places. Each batch's pass also adds
+   its genes' values to the pseudobulk sums, so that each entry is normalised once (rows whose genes are not in
+   increasing order: the first batch normalises and adds every gene). Each finished batch is ranked (radix sort and
+   scan) and dropped.
 
 Peak memory: the value buffer (4 bytes x ``batch_entries``), one chunk of rows (normalised in place), and the
 ``(perturbations x genes)`` statistics and entry counts. The U statistics, tie terms, p-values, FDR and pseudobulk
@@ -169,8 +171,8 @@ def profiles_and_de(
 
 
 def _de_pass(source: Source, ranges, entries, sorted_rows, de_codes, normalised, *, batch_entries: int, buffer, say):
-    """Pass 2: per batch of genes, every chunk read, normalised and its values placed in ``buffer``; the first
-    batch also pseudobulks. ``entries``: pass 1's counts per (group, gene)."""
+    """Pass 2: per batch of genes, every chunk read, normalised and its values placed in ``buffer``, and added to
+    the pseudobulk sums. ``entries``: pass 1's counts per (group, gene)."""
     n_genes, n_groups = source.genes.size, source.de_perts.size + 1
     group_bits = max(1, int(n_groups - 1).bit_length())
     sizes = np.bincount(de_codes[de_codes >= 0], minlength=n_groups).astype(np.float64)
@@ -178,6 +180,9 @@ def _de_pass(source: Source, ranges, entries, sorted_rows, de_codes, normalised,
     batches = rank_kernel.gene_batches(per_gene, batch_entries)
     room = buffer.get(max(size for _, _, size in batches))
     sums = np.zeros((source.groups.size, n_genes))
+    # Where every pseudobulked row lists its genes in order, each batch normalises and adds up only its own genes
+    # (each gene's sums still run over the rows in order); else the first batch does every gene.
+    windowed = bool(sorted_rows.all()) and np.array_equal(source.codes >= 0, de_codes >= 0)
     stat, tie = np.empty((n_groups - 1, n_genes)), np.empty((n_groups - 1, n_genes))
     for b, (g0, g1, size) in enumerate(batches):
         say(f"Wilcoxon DE, genes {g0:,}-{g1:,} of {n_genes:,} (batch {b + 1} of {len(batches)}, {len(ranges)} chunks)")
@@ -186,9 +191,10 @@ def _de_pass(source: Source, ranges, entries, sorted_rows, de_codes, normalised,
         # The places come from pass 1's counts; a chunk that reads differently now cannot write outside them.
         slots, ends = rank_kernel.value_places(entries[:, g0:g1], starts[:-1])
         for i, rows in enumerate(ranges):
-            # The first batch pseudobulks every gene; the others need only their own genes' values.
-            block = normalised(rows, (g0, g1) if b > 0 and sorted_rows[i] else None)
-            if b == 0:
+            block = normalised(rows, (g0, g1) if windowed or (b > 0 and sorted_rows[i]) else None)
+            if windowed:
+                add_sparse_rows(block, source.codes[rows], sums, genes=(g0, g1))
+            elif b == 0:
                 add_sparse_rows(block, source.codes[rows], sums)
             raw, is_float32, zero_code = rank_kernel.entry_codes(block.data)
             if not is_float32:
