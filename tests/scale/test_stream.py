@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import anndata as ad
@@ -138,9 +137,7 @@ def test_command_line(tmp_path, capsys):
 def test_a_file_that_changes_between_reads_is_refused(tmp_path, monkeypatch):
     source = open_source(METRIC_DATA / "real.h5ad")  # before the patch: opening samples rows too
     calls = []
-    from vcc_core.data.row_reader import RowReader
-
-    read = RowReader.read
+    read = stream.RowReader.read
 
     def changed_read(self, rows, **kwargs):
         block = sparse.csr_matrix(read(self, rows, **kwargs), copy=True)
@@ -151,7 +148,7 @@ def test_a_file_that_changes_between_reads_is_refused(tmp_path, monkeypatch):
             block = block.tocsr()
         return block
 
-    monkeypatch.setattr(RowReader, "read", changed_read)
+    monkeypatch.setattr(stream.RowReader, "read", changed_read)
     with pytest.raises(ValueError, match="changed between two reads"):
         stream.profiles_and_de(source, **SMALL)
     assert len(calls) > len(range(0, len(source.codes), SMALL["chunk_rows"]))
@@ -185,37 +182,6 @@ def test_row_reader_equals_anndata(tmp_path, layout):
             block = reader.read(rows)
             assert (block != x[rows]).nnz == 0
             np.testing.assert_array_equal(block.indices, x[rows].indices)
-
-
-def test_read_ahead_hands_out_each_range_as_read_alone(tmp_path, monkeypatch):
-    """Ranges read in a cycle, one ahead in the background, or out of turn: each block equals a plain read and stays
-    valid until the next read; a read ahead that fails is not the caller's error unless the caller asks for it."""
-    from vcc_core.data.row_reader import ReadAhead, RowReader
-
-    x = sparse.random(300, 40, density=0.3, format="csr", dtype=np.float32, random_state=3)
-    path = tmp_path / "x.h5ad"
-    ad.AnnData(X=x).write_h5ad(path)
-    ranges = [slice(r, min(r + 64, 300)) for r in range(0, 300, 64)]
-    order = [0, 1, 2, 3, 4, 0, 1, 3, 2, 2, 4, 0]  # two cycles, then out of turn and repeated
-    with ReadAhead(str(path), None, ranges, chunk_rows=64) as reader:
-        for i in order:
-            block = reader.read(i)
-            time.sleep(0.01)  # the next range is being read meanwhile, into the other reader's buffers
-            np.testing.assert_array_equal(block.toarray(), x[ranges[i]].toarray())
-    read = RowReader.read
-
-    def failing(self, rows, **kwargs):
-        if rows == ranges[1]:
-            raise OSError("unreadable")
-        return read(self, rows, **kwargs)
-
-    monkeypatch.setattr(RowReader, "read", failing)
-    with ReadAhead(str(path), None, ranges, chunk_rows=64) as reader:
-        reader.read(0)  # range 1 fails in the background: nobody asked for it
-        np.testing.assert_array_equal(reader.read(2).toarray(), x[ranges[2]].toarray())
-        with pytest.raises(OSError, match="unreadable"):
-            reader.read(1)
-        reader.read(4)  # range 0 is read ahead; leaving with it pending raises nothing
 
 
 def test_value_buffer_touched_ahead_is_handed_out_and_kept():

@@ -6,7 +6,6 @@ sample that :func:`vcc_core.data.space.detect_space` looks at in a backed file; 
 
 from __future__ import annotations
 
-import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -163,44 +162,3 @@ class _RawLayout:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-class ReadAhead:
-    """Ranges of rows of one file read in a cycle (``ranges[0]``, ``ranges[1]``, ..., then ``ranges[0]`` again), each
-    read in the background while the caller works on the one before: two :class:`RowReader` take turns, so the block
-    handed out stays valid until the next :meth:`read`. Costs one more chunk of rows in memory.
-    """
-
-    def __init__(self, path: str, columns: np.ndarray | None, ranges: list[slice], *, chunk_rows: int | None = None):
-        self._ranges = ranges
-        self._readers = [RowReader(path, columns, chunk_rows=chunk_rows) for _ in range(2)]
-        self._pool = ThreadPoolExecutor(1)
-        self._turn = 0
-        self._ahead = None  # (index of the range, its read in the background, on reader self._turn)
-
-    def __enter__(self) -> ReadAhead:
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        if self._ahead is not None:
-            self._ahead[1].cancel()
-            with contextlib.suppress(Exception):  # a read nobody asked for: its error is nobody's
-                self._ahead[1].result()
-        self._pool.shutdown()
-        for reader in self._readers:
-            reader.__exit__()
-
-    def read(self, index: int):
-        """``ranges[index]``'s rows, as :meth:`RowReader.read` (valid until the next call)."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] == index:
-            block = ahead[1].result()
-        else:
-            if ahead is not None:
-                with contextlib.suppress(Exception):
-                    ahead[1].result()  # its buffers are about to be read into
-            block = self._readers[self._turn].read(self._ranges[index])
-        self._turn = 1 - self._turn
-        following = (index + 1) % len(self._ranges)
-        self._ahead = (following, self._pool.submit(self._readers[self._turn].read, self._ranges[following]))
-        return block

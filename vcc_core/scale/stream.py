@@ -1,8 +1,7 @@
 """Pseudobulk, Wilcoxon DE and the metrics of ``.h5ad`` files read in row chunks, in one process, memory bounded.
 
 Neither file is ever held whole: each is read from disk in chunks of rows (:class:`vcc_core.data.row_reader.RowReader`:
-into buffers reused from chunk to chunk, by file offset from two threads where the layout allows), each chunk read in
-the background while the one before is worked on (:class:`~vcc_core.data.row_reader.ReadAhead`).
+into buffers reused from chunk to chunk, by file offset from two threads where the layout allows).
 
 1. A first pass checks the values (finite, >= 0: the loader's messages), sums each cell's counts for the
    normalisation target (counts only) and counts, per group and gene, the nonzero entries that the DE ranks.
@@ -14,8 +13,7 @@ the background while the one before is worked on (:class:`~vcc_core.data.row_rea
    increasing order: the first batch normalises and adds every gene). Each finished batch is ranked (radix sort and
    scan) and dropped.
 
-Peak memory: the value buffer (4 bytes x ``batch_entries``), two chunks of rows (one normalised in place, the next
-being read), and the
+Peak memory: the value buffer (4 bytes x ``batch_entries``), one chunk of rows (normalised in place), and the
 ``(perturbations x genes)`` statistics and entry counts. The U statistics, tie terms, p-values, FDR and pseudobulk
 means equal the in-memory path (:func:`vcc_core.evaluation.evaluate.evaluate`); DE means are float64 means rounded to
 the data's type (:func:`vcc_core.scale.h5ad_rows.assemble`). Each file is read ``1 + batches`` times, so the OS file
@@ -42,7 +40,7 @@ from vcc_core.data.normalize import (
     row_factors,
 )
 from vcc_core.data.pseudobulk import Profiles, add_sparse_rows
-from vcc_core.data.row_reader import ReadAhead, stored_entries
+from vcc_core.data.row_reader import RowReader, stored_entries
 from vcc_core.data.space import check_values
 from vcc_core.de import kernel as rank_kernel
 from vcc_core.de.wilcoxon import DEResult
@@ -124,9 +122,9 @@ def profiles_and_de(
     sorted_rows = np.ones(len(ranges), dtype=bool)
     steps = ", ".join(["checks"] + ["totals"] * counted + ["entries per gene"] * de)
     say(f"reading {n_rows:,} cells in {len(ranges)} chunks: {steps}")
-    with ReadAhead(source.path, source.columns, ranges, chunk_rows=chunk_rows) as reader:
+    with RowReader(source.path, source.columns, chunk_rows=chunk_rows) as reader:
         for i, rows in enumerate(ranges):
-            block = as_csr(reader.read(i))
+            block = as_csr(reader.read(rows))
             if de:
                 args = (block.indptr, block.indices, block.data, de_codes[rows])
                 sorted_rows[i], valid = rank_kernel.entry_counts(*args, counts=entries)
@@ -138,11 +136,10 @@ def profiles_and_de(
 
         scaling = {}  # per chunk: its rows' factors and log1p table, made once for every batch of genes
 
-        def normalised(i: int, genes: tuple[int, int] | None = None):
-            """Chunk ``i``'s rows normalised, in the reader's buffers (valid until the next read); with ``genes``
+        def normalised(rows: slice, genes: tuple[int, int] | None = None):
+            """The chunk's rows normalised, in the reader's buffers (valid until the next read); with ``genes``
             (the rows' genes in increasing order), only the entries of those genes."""
-            rows = ranges[i]
-            block = as_csr(reader.read(i))
+            block = as_csr(reader.read(rows))
             if target is None:
                 return block
             if block.data.dtype != np.float32:
@@ -157,8 +154,8 @@ def profiles_and_de(
         if not de:
             say("pseudobulk")
             sums = np.zeros((source.groups.size, n_genes))
-            for i, rows in enumerate(ranges):
-                add_sparse_rows(normalised(i), source.codes[rows], sums)
+            for rows in ranges:
+                add_sparse_rows(normalised(rows), source.codes[rows], sums)
             return assemble(source, sums)
         return _de_pass(
             source,
@@ -194,7 +191,7 @@ def _de_pass(source: Source, ranges, entries, sorted_rows, de_codes, normalised,
         # The places come from pass 1's counts; a chunk that reads differently now cannot write outside them.
         slots, ends = rank_kernel.value_places(entries[:, g0:g1], starts[:-1])
         for i, rows in enumerate(ranges):
-            block = normalised(i, (g0, g1) if windowed or (b > 0 and sorted_rows[i]) else None)
+            block = normalised(rows, (g0, g1) if windowed or (b > 0 and sorted_rows[i]) else None)
             if windowed:
                 add_sparse_rows(block, source.codes[rows], sums, genes=(g0, g1))
             elif b == 0:
